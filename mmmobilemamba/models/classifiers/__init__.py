@@ -1,0 +1,3 @@
+from .mobilemamba_classifier import MobileMambaClassifier
+
+__all__ = ['MobileMambaClassifier']

@@ -1,0 +1,3 @@
+from .mobilemamba_cls_head import MobileMambaClsHead
+
+__all__ = ['MobileMambaClsHead']

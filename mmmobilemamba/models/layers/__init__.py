@@ -1,0 +1,15 @@
+from .depthwise_conv import depthwise_conv_bn
+from .ffn import ConvFFN
+from .mobilemamba_block import MobileMambaBlock
+from .mrffi import MRFFI, split_channels
+from .patch_merging import PatchMerging
+from .squeeze_excitation import SqueezeExcitation
+from .ss2d import SS2D
+from .stage_downsample import StageDownsample
+from .wte_mamba import WTEMamba
+
+__all__ = [
+    'ConvFFN', 'MobileMambaBlock', 'MRFFI', 'PatchMerging', 'SS2D',
+    'SqueezeExcitation', 'StageDownsample', 'WTEMamba', 'depthwise_conv_bn',
+    'split_channels'
+]

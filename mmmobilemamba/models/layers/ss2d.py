@@ -1,0 +1,99 @@
+"""SS2D with a bidirectional d_state=1 selective scan (MobileMamba's v052d)."""
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmcv.cnn import ConvModule
+from mmengine.model import BaseModule
+from torch import Tensor
+
+from mmmobilemamba.ops import bidi_selective_scan
+
+
+class SS2D(BaseModule):
+    """2D selective-scan block, channels first.
+
+    ``in_proj`` (1x1 Conv-BN, C -> 2*Di) gives the scan input ``u`` and the
+    gate ``z``; ``u`` goes through a biased 3x3 depthwise conv and SiLU, is
+    scanned along the flattened map in both directions
+    (:func:`~mmmobilemamba.ops.bidi_selective_scan`), normalised over
+    channels by LayerNorm, gated by ``SiLU(z)`` and projected back by
+    ``out_proj`` (1x1 Conv-BN, Di -> C).
+
+    Args:
+        channels (int): Input/output channels C.
+        ssm_ratio (float): Inner width ``Di = int(ssm_ratio * C)``.
+        dt_rank (int | 'auto'): Rank R of the step-size projection;
+            ``'auto'`` is ``ceil(C / 16)``.
+        norm_cfg (dict): Norm of ``in_proj``/``out_proj``.
+        deploy (bool): Build ``in_proj``/``out_proj`` BN-fused.
+
+    Shape:
+        (B, C, H, W) -> (B, C, H, W)
+    """
+
+    d_state = 1
+    directions = 2
+
+    def __init__(self,
+                 channels: int,
+                 ssm_ratio: float = 2.0,
+                 dt_rank='auto',
+                 norm_cfg: dict = dict(type='BN'),
+                 deploy: bool = False,
+                 dt_min: float = 0.001,
+                 dt_max: float = 0.1,
+                 dt_init_floor: float = 1e-4,
+                 init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        inner = int(ssm_ratio * channels)
+        rank = math.ceil(channels / 16) if dt_rank == 'auto' else dt_rank
+        k, n = self.directions, self.d_state
+        self.inner_channels, self.dt_rank = inner, rank
+        self.dt_init_range = (dt_min, dt_max, dt_init_floor)
+
+        self.x_proj_weight = nn.Parameter(torch.empty(k, rank + 2 * n, inner))
+        self.Ds = nn.Parameter(torch.empty(k * inner))
+        self.A_logs = nn.Parameter(torch.empty(k * inner, n))
+        self.dt_projs_weight = nn.Parameter(torch.empty(k, inner, rank))
+        self.dt_projs_bias = nn.Parameter(torch.empty(k, inner))
+        self.out_norm = nn.LayerNorm(inner)
+        norm_cfg = None if deploy else norm_cfg
+        self.in_proj = ConvModule(
+            channels, 2 * inner, 1, norm_cfg=norm_cfg, act_cfg=None,
+            bias=deploy)
+        self.dw_conv = nn.Conv2d(
+            inner, inner, 3, padding=1, groups=inner, bias=True)
+        self.act = nn.SiLU()
+        self.out_proj = ConvModule(
+            inner, channels, 1, norm_cfg=norm_cfg, act_cfg=None, bias=deploy)
+        self.reset_ssm_parameters()
+
+    @torch.no_grad()
+    def reset_ssm_parameters(self) -> None:
+        """Mamba's initialisation: ``A = -1``, ``D = 1``, projections uniform
+        in +-1/sqrt(fan_in), ``softplus(dt_bias)`` log-uniform in
+        [dt_min, dt_max]."""
+        dt_min, dt_max, floor = self.dt_init_range
+        nn.init.uniform_(self.x_proj_weight, -self.inner_channels**-0.5,
+                         self.inner_channels**-0.5)
+        nn.init.uniform_(self.dt_projs_weight, -self.dt_rank**-0.5,
+                         self.dt_rank**-0.5)
+        dt = torch.exp(
+            torch.rand_like(self.dt_projs_bias) *
+            (math.log(dt_max) - math.log(dt_min)) +
+            math.log(dt_min)).clamp(min=floor)
+        self.dt_projs_bias.copy_(dt + torch.log(-torch.expm1(-dt)))
+        A = torch.arange(1, self.d_state + 1, dtype=torch.float32)
+        self.A_logs.copy_(torch.log(A).expand_as(self.A_logs))
+        self.Ds.fill_(1.0)
+
+    def forward(self, x: Tensor) -> Tensor:
+        u, z = self.in_proj(x).chunk(2, dim=1)
+        u = self.act(self.dw_conv(u))
+        y = bidi_selective_scan(u, self.x_proj_weight, self.dt_projs_weight,
+                                self.dt_projs_bias, self.A_logs, self.Ds)
+        y = self.out_norm(y.transpose(1, 2)).transpose(1, 2)  # (B, Di, L)
+        y = y.view_as(u).to(z.dtype) * F.silu(z)
+        return self.out_proj(y)

@@ -1,0 +1,163 @@
+"""Reading and converting the official MobileMamba checkpoints.
+
+The official code names modules after its implementation (``blocks1.0.mixer.
+m.attn.global_op.global_atten...``); this package names them after what they
+are (``stages.0.blocks.0.mrffi.wte_mamba.ss2d...``). The conversion is a
+bijection on every key of the official classifier, detection and segmentation
+backbone state dicts; keys it does not know raise an error instead of being
+dropped.
+"""
+import argparse
+import re
+from collections import OrderedDict
+from typing import Dict
+
+import torch
+from torch import Tensor
+
+_WRAPPERS = ('state_dict', 'model', 'net', 'model_ema')
+
+# Renames applied, in order, to the part of a block key after its index.
+_BLOCK_RULES = [
+    (r'^(dw[01])\.m\.c\.', r'\1.conv.'),
+    (r'^(dw[01])\.m\.bn\.', r'\1.bn.'),
+    (r'^(ffn[01])\.m\.(pw[12])\.c\.', r'\1.\2.conv.'),
+    (r'^(ffn[01])\.m\.(pw[12])\.bn\.', r'\1.\2.bn.'),
+    (r'^mixer\.m\.attn\.proj\.1\.c\.', 'mrffi.proj.conv.'),
+    (r'^mixer\.m\.attn\.proj\.1\.bn\.', 'mrffi.proj.bn.'),
+    (r'^mixer\.m\.attn\.local_op\.dwconv3x3\.', 'mrffi.local_op.0.conv.'),
+    (r'^mixer\.m\.attn\.local_op\.bn1\.', 'mrffi.local_op.0.bn.'),
+    (r'^mixer\.m\.attn\.local_op\.dwconv1x1\.', 'mrffi.local_op.1.conv.'),
+    (r'^mixer\.m\.attn\.local_op\.bn2\.', 'mrffi.local_op.1.bn.'),
+    (r'^mixer\.m\.attn\.global_op\.(wt_filter|iwt_filter)$',
+     r'mrffi.wte_mamba.\1'),
+    (r'^mixer\.m\.attn\.global_op\.base_scale\.weight$',
+     'mrffi.wte_mamba.base_scale'),
+    (r'^mixer\.m\.attn\.global_op\.wavelet_convs\.0\.weight$',
+     'mrffi.wte_mamba.wavelet_conv.weight'),
+    (r'^mixer\.m\.attn\.global_op\.wavelet_scale\.0\.weight$',
+     'mrffi.wte_mamba.wavelet_scale'),
+    (r'^mixer\.m\.attn\.global_op\.global_atten\.(in_proj|out_proj)\.c\.',
+     r'mrffi.wte_mamba.ss2d.\1.conv.'),
+    (r'^mixer\.m\.attn\.global_op\.global_atten\.(in_proj|out_proj)\.bn\.',
+     r'mrffi.wte_mamba.ss2d.\1.bn.'),
+    (r'^mixer\.m\.attn\.global_op\.global_atten\.conv2d\.',
+     'mrffi.wte_mamba.ss2d.dw_conv.'),
+    (r'^mixer\.m\.attn\.global_op\.global_atten\.'
+     r'(x_proj_weight|Ds|A_logs|dt_projs_weight|dt_projs_bias|out_norm\.\w+)$',
+     r'mrffi.wte_mamba.ss2d.\1'),
+]
+# Renames of the three official stage-transition entries blocksS.{0,1,2}.
+_DOWNSAMPLE_RULES = [
+    (r'^0\.0\.m\.c\.', 'dw_pre.conv.'),
+    (r'^0\.0\.m\.bn\.', 'dw_pre.bn.'),
+    (r'^0\.1\.m\.(pw[12])\.c\.', r'ffn_pre.\1.conv.'),
+    (r'^0\.1\.m\.(pw[12])\.bn\.', r'ffn_pre.\1.bn.'),
+    (r'^1\.(conv[123])\.c\.', r'patch_merging.\1.conv.'),
+    (r'^1\.(conv[123])\.bn\.', r'patch_merging.\1.bn.'),
+    (r'^1\.se\.(fc[12])\.', r'patch_merging.se.\1.'),
+    (r'^2\.0\.m\.c\.', 'dw_post.conv.'),
+    (r'^2\.0\.m\.bn\.', 'dw_post.bn.'),
+    (r'^2\.1\.m\.(pw[12])\.c\.', r'ffn_post.\1.conv.'),
+    (r'^2\.1\.m\.(pw[12])\.bn\.', r'ffn_post.\1.bn.'),
+]
+_HEAD_RULES = [
+    (r'^head\.bn\.', 'norm.'),
+    (r'^head\.l\.', 'fc.'),
+    (r'^head_dist\.bn\.', 'norm_dist.'),
+    (r'^head_dist\.l\.', 'fc_dist.'),
+]
+# Official classifier wrappers would fall back to this number of
+# stage-transition entries at the start of blocks2 and blocks3.
+_NUM_DOWNSAMPLE_ENTRIES = 3
+
+
+def _apply(rules, key: str, full_key: str) -> str:
+    for pattern, repl in rules:
+        new, count = re.subn(pattern, repl, key)
+        if count:
+            return new
+    raise KeyError(f'unknown official MobileMamba key {full_key!r}')
+
+
+def convert_backbone_key(key: str) -> str:
+    """Official backbone key -> this package's backbone key."""
+    match = re.match(r'^patch_embed\.(\d+)\.(c|bn)\.(.+)$', key)
+    if match:
+        index, kind, rest = match.groups()
+        if int(index) % 2:
+            raise KeyError(f'unknown official MobileMamba key {key!r}')
+        return (f'patch_embed.{int(index) // 2}.'
+                f'{"conv" if kind == "c" else "bn"}.{rest}')
+    match = re.match(r'^blocks([123])\.(\d+)\.(.+)$', key)
+    if not match:
+        raise KeyError(f'unknown official MobileMamba key {key!r}')
+    stage, index, rest = int(match[1]) - 1, int(match[2]), match[3]
+    if stage > 0:
+        if index < _NUM_DOWNSAMPLE_ENTRIES:
+            return f'stages.{stage}.downsample.' + _apply(
+                _DOWNSAMPLE_RULES, f'{index}.{rest}', key)
+        index -= _NUM_DOWNSAMPLE_ENTRIES
+    return f'stages.{stage}.blocks.{index}.' + _apply(_BLOCK_RULES, rest, key)
+
+
+def unwrap_state_dict(checkpoint) -> Dict[str, Tensor]:
+    """Take the state dict out of a checkpoint (flat, or under ``net`` /
+    ``model`` / ``state_dict``), dropping DataParallel ``module.``
+    prefixes."""
+    while isinstance(checkpoint, dict):
+        inner = [k for k in _WRAPPERS if isinstance(checkpoint.get(k), dict)]
+        if not inner:
+            break
+        checkpoint = checkpoint[inner[0]]
+    if not isinstance(checkpoint, dict) or not checkpoint:
+        raise ValueError('the checkpoint holds no state dict (expected a '
+                         'dict of tensors, possibly under one of '
+                         f'{_WRAPPERS})')
+    state_dict = OrderedDict()
+    for key, value in checkpoint.items():
+        if key.startswith('module.'):
+            key = key[len('module.'):]
+        state_dict[key] = value
+    return state_dict
+
+
+def convert_official_state_dict(state_dict: Dict[str, Tensor]) -> Dict:
+    """Convert an official state dict to this package's naming.
+
+    * a classifier (``patch_embed.*``, ``blocks*``, ``head*``) becomes the
+      state dict of an mmpretrain ``ImageClassifier``: ``backbone.*`` and
+      ``head.*`` (:class:`MobileMambaClsHead`);
+    * a detector or segmentor (``backbone.*`` plus necks and heads) keeps its
+      non-backbone entries unchanged and has its backbone entries renamed.
+    """
+    converted = OrderedDict()
+    is_downstream = any(k.startswith('backbone.') for k in state_dict)
+    for key, value in state_dict.items():
+        if is_downstream:
+            new_key = ('backbone.' + convert_backbone_key(key[9:])
+                       if key.startswith('backbone.') else key)
+        elif key.startswith(('head.', 'head_dist.')):
+            new_key = 'head.' + _apply(_HEAD_RULES, key, key)
+        else:
+            new_key = 'backbone.' + convert_backbone_key(key)
+        converted[new_key] = value
+    return converted
+
+
+def load_official_checkpoint(path: str) -> Dict[str, Tensor]:
+    """Read an official checkpoint safely (``weights_only=True``) and return
+    its state dict. Only plain containers, tensors and ``argparse``
+    namespaces (the official training script saves its arguments) may be
+    unpickled."""
+    with torch.serialization.safe_globals([argparse.Namespace]):
+        try:
+            checkpoint = torch.load(path, map_location='cpu',
+                                    weights_only=True)
+        except Exception as err:
+            raise RuntimeError(
+                f'cannot read {path!r} as a checkpoint with weights_only '
+                f'loading ({type(err).__name__}: {err}). Checkpoints are '
+                'untrusted input: a file that needs arbitrary code to be '
+                'unpickled is refused.') from err
+    return unwrap_state_dict(checkpoint)

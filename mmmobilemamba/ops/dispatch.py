@@ -1,0 +1,134 @@
+"""The one place that chooses which implementation runs each op.
+
+Every op in :mod:`mmmobilemamba.ops` is called through :func:`dispatch`, which
+returns the implementation of the highest-priority backend that is installed
+and supports the input's device. Models never import an implementation
+directly, so adding a faster backend (e.g. Triton kernels) is a matter of
+registering it here.
+
+The choice can be forced, globally or per op, with :func:`set_backend` or the
+``MMMOBILEMAMBA_OPS_BACKEND`` environment variable, e.g. ``torch`` (all ops)
+or ``selective_scan=torch,haar_dwt=triton``. A forced backend that cannot run
+raises an error; an automatic choice silently falls back to ``torch``, which
+is always available.
+"""
+import os
+from collections import defaultdict
+from typing import Callable, Dict, Optional, Tuple
+
+import torch
+from mmengine.logging import print_log
+
+ENV_VAR = 'MMMOBILEMAMBA_OPS_BACKEND'
+ALL_OPS = '*'
+
+
+class _Backend:
+    """A registered implementation of one op."""
+
+    def __init__(self, fn: Callable, priority: int,
+                 devices: Optional[Tuple[str, ...]],
+                 available: Callable[[], bool]):
+        self.fn = fn
+        self.priority = priority
+        self.devices = devices
+        self.available = available
+
+    def supports(self, device: torch.device) -> bool:
+        return self.devices is None or device.type in self.devices
+
+
+_IMPLS: Dict[str, Dict[str, _Backend]] = defaultdict(dict)
+_FORCED: Dict[str, str] = {}
+_LOGGED = set()
+
+
+def register_op(op: str,
+                backend: str,
+                priority: int = 0,
+                devices: Optional[Tuple[str, ...]] = None,
+                available: Callable[[], bool] = lambda: True) -> Callable:
+    """Decorator registering ``fn`` as the ``backend`` implementation of
+    ``op``. Higher ``priority`` wins in automatic selection; ``devices`` are
+    the tensor device types it accepts (``None``: any); ``available`` tells
+    whether its dependencies are installed."""
+
+    def wrapper(fn: Callable) -> Callable:
+        _IMPLS[op][backend] = _Backend(
+            fn, priority, None if devices is None else tuple(devices),
+            available)
+        return fn
+
+    return wrapper
+
+
+def list_backends(op: str) -> Tuple[str, ...]:
+    """Names of the backends registered for ``op``, best first."""
+    impls = _IMPLS[op]
+    return tuple(sorted(impls, key=lambda b: -impls[b].priority))
+
+
+def set_backend(backend: Optional[str], op: str = ALL_OPS) -> None:
+    """Force ``backend`` for ``op`` (all ops by default); ``None`` restores
+    automatic selection."""
+    if backend is None:
+        _FORCED.pop(op, None)
+    else:
+        _FORCED[op] = backend
+
+
+def _forced_backend(op: str) -> Optional[str]:
+    if op in _FORCED or ALL_OPS in _FORCED:
+        return _FORCED.get(op, _FORCED.get(ALL_OPS))
+    spec = os.environ.get(ENV_VAR, '').strip()
+    if not spec:
+        return None
+    if '=' not in spec:
+        return spec
+    for item in spec.split(','):
+        name, _, backend = item.partition('=')
+        if name.strip() == op:
+            return backend.strip()
+    return None
+
+
+def dispatch(op: str, device: torch.device) -> Callable:
+    """Return the implementation of ``op`` to use for tensors on
+    ``device``."""
+    impls = _IMPLS.get(op)
+    if not impls:
+        raise KeyError(f'no implementation is registered for op {op!r}; '
+                       f'known ops: {sorted(_IMPLS)}')
+    forced = _forced_backend(op)
+    if forced is not None:
+        impl = impls.get(forced)
+        if impl is None:
+            raise ValueError(
+                f'backend {forced!r} was requested for op {op!r} (through '
+                f'set_backend or ${ENV_VAR}) but is not registered; '
+                f'choose one of {list_backends(op)}')
+        if not impl.available():
+            raise RuntimeError(
+                f'backend {forced!r} was requested for op {op!r} but its '
+                'dependencies are not installed; install them or unset the '
+                f'request (set_backend(None) / ${ENV_VAR}) to fall back to '
+                'the pure-PyTorch implementation')
+        if not impl.supports(device):
+            raise RuntimeError(
+                f'backend {forced!r} for op {op!r} runs on {impl.devices} '
+                f'tensors, got a {device.type} tensor')
+        name = forced
+    else:
+        candidates = [
+            b for b in list_backends(op)
+            if impls[b].supports(device) and impls[b].available()
+        ]
+        if not candidates:
+            raise RuntimeError(f'no backend of op {op!r} runs on '
+                               f'{device.type} tensors')
+        name = candidates[0]
+    if (op, name, device.type) not in _LOGGED:
+        _LOGGED.add((op, name, device.type))
+        print_log(f'mmmobilemamba op {op!r} on {device.type}: {name}',
+                  logger='current')
+    return impls[name].fn
