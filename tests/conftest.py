@@ -1,0 +1,36 @@
+"""Shared pytest fixtures: the official-equivalence fixture folder."""
+import importlib.util
+import os
+import os.path as osp
+
+import pytest
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+FIXTURES = os.environ.get('MMMOBILEMAMBA_FIXTURES',
+                          osp.join(REPO, '..', 'shared', 'fixtures'))
+
+
+@pytest.fixture(scope='session')
+def fixtures_dir():
+    """The official fixtures (see ``../shared/fixtures/README.md``).
+
+    Missing fixtures skip the test on a developer's machine but fail it in CI
+    (``CI=true``), where they must be present.
+    """
+    if not osp.isdir(FIXTURES):
+        message = (f'official fixtures not found at {FIXTURES}; set '
+                   'MMMOBILEMAMBA_FIXTURES')
+        if os.environ.get('CI', '').lower() in ('1', 'true', 'yes'):
+            pytest.fail(message)
+        pytest.skip(message)
+    return FIXTURES
+
+
+@pytest.fixture(scope='session')
+def make_weights(fixtures_dir):
+    """The fixtures' deterministic weight generator module."""
+    spec = importlib.util.spec_from_file_location(
+        'make_weights', osp.join(fixtures_dir, 'make_weights.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
