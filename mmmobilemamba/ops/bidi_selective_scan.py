@@ -33,9 +33,9 @@ def bidi_selective_scan(x: Tensor, x_proj_weight: Tensor,
     Returns:
         Tensor: Shape (B, Di, H * W), float32.
     """
-    return dispatch('bidi_selective_scan', x.device)(x, x_proj_weight,
-                                                     dt_projs_weight,
-                                                     dt_projs_bias, A_logs, Ds)
+    return dispatch('bidi_selective_scan',
+                    x.device)(x, x_proj_weight, dt_projs_weight, dt_projs_bias,
+                              A_logs, Ds)
 
 
 @register_op('bidi_selective_scan', 'torch')

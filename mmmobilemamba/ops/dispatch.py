@@ -26,8 +26,7 @@ ALL_OPS = '*'
 class _Backend:
     """A registered implementation of one op."""
 
-    def __init__(self, fn: Callable, priority: int,
-                 devices: Optional[Tuple[str, ...]],
+    def __init__(self, fn: Callable, priority: int, devices: Optional[tuple],
                  available: Callable[[], bool]):
         self.fn = fn
         self.priority = priority
@@ -129,6 +128,7 @@ def dispatch(op: str, device: torch.device) -> Callable:
         name = candidates[0]
     if (op, name, device.type) not in _LOGGED:
         _LOGGED.add((op, name, device.type))
-        print_log(f'mmmobilemamba op {op!r} on {device.type}: {name}',
-                  logger='current')
+        print_log(
+            f'mmmobilemamba op {op!r} on {device.type}: {name}',
+            logger='current')
     return impls[name].fn

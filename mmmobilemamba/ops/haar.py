@@ -66,8 +66,9 @@ def haar_dwt_torch(x: Tensor, filters: Tensor) -> Tensor:
         x = F.pad(x, (0, width % 2, 0, height % 2))
     h2, w2 = x.shape[2] // 2, x.shape[3] // 2
     # patches[b, c, 2i + j, h, w] = x[b, c, 2h + i, 2w + j]
-    patches = x.reshape(batch, channels, h2, 2, w2, 2).permute(
-        0, 1, 3, 5, 2, 4).reshape(batch, channels, 4, h2 * w2)
+    patches = x.reshape(batch, channels, h2, 2, w2, 2)
+    patches = patches.permute(0, 1, 3, 5, 2, 4)
+    patches = patches.reshape(batch, channels, 4, h2 * w2)
     coeffs = torch.matmul(_bank(filters, channels, x.dtype), patches)
     return coeffs.view(batch, channels, 4, h2, w2)
 
@@ -80,8 +81,9 @@ def haar_idwt_torch(coeffs: Tensor,
     bank = _bank(filters, channels, coeffs.dtype)
     patches = torch.matmul(
         bank.transpose(1, 2), coeffs.reshape(batch, channels, 4, h2 * w2))
-    out = patches.view(batch, channels, 2, 2, h2, w2).permute(
-        0, 1, 4, 2, 5, 3).reshape(batch, channels, 2 * h2, 2 * w2)
+    out = patches.view(batch, channels, 2, 2, h2, w2)
+    out = out.permute(0, 1, 4, 2, 5, 3)
+    out = out.reshape(batch, channels, 2 * h2, 2 * w2)
     if size is not None:
         out = out[:, :, :size[0], :size[1]]
     return out

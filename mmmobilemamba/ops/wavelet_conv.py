@@ -23,8 +23,8 @@ def wavelet_conv(x: Tensor, wt_filter: Tensor, iwt_filter: Tensor,
     Returns:
         Tensor: Shape (B, C, H, W).
     """
-    return dispatch('wavelet_conv', x.device)(x, wt_filter, iwt_filter,
-                                              weight, scale)
+    return dispatch('wavelet_conv', x.device)(x, wt_filter, iwt_filter, weight,
+                                              scale)
 
 
 @register_op('wavelet_conv', 'torch')

@@ -35,8 +35,10 @@ def assert_unchanged(model, before):
 def test_other_variant_is_refused_and_model_unchanged(tmp_path):
     model = MobileMamba('b1')
     before = snapshot(model)
-    other = {f'backbone.{k}': v for k, v in MobileMamba('t4').state_dict(
-    ).items()}
+    other = {
+        f'backbone.{k}': v
+        for k, v in MobileMamba('t4').state_dict().items()
+    }
     path = tmp_path / 't4.pth'
     torch.save(dict(state_dict=other), path)
     with pytest.raises(IncompatibleCheckpointError) as info:
@@ -58,11 +60,14 @@ def test_missing_and_unexpected_keys_are_listed():
     state = dict(model.state_dict())
     state.pop('stages.2.blocks.1.mrffi.wte_mamba.ss2d.Ds')
     state['stages.2.blocks.1.extra'] = torch.zeros(1)
-    state = {k: torch.randn_like(v.float()).to(v.dtype)
-             for k, v in state.items()}
-    with pytest.raises(IncompatibleCheckpointError,
-                       match=r'(?s)missing keys \(1\).*ss2d\.Ds.*'
-                       r'unexpected keys \(1\).*blocks\.1\.extra'):
+    state = {
+        k: torch.randn_like(v.float()).to(v.dtype)
+        for k, v in state.items()
+    }
+    with pytest.raises(
+            IncompatibleCheckpointError,
+            match=r'(?s)missing keys \(1\).*ss2d\.Ds.*'
+            r'unexpected keys \(1\).*blocks\.1\.extra'):
         model.load_state_dict(state)
     assert_unchanged(model, before)
 
@@ -72,22 +77,24 @@ def test_unconverted_official_checkpoint_gets_a_hint(tmp_path):
         'blocks1.0.dw0.m.c.weight': torch.zeros(144, 1, 3, 3),
         'patch_embed.0.c.weight': torch.zeros(18, 3, 3, 3)
     }
-    with pytest.raises(IncompatibleCheckpointError,
-                       match='mobilemamba_to_mmpretrain.py'):
+    with pytest.raises(
+            IncompatibleCheckpointError, match='mobilemamba_to_mmpretrain.py'):
         MobileMamba('t2').load_state_dict(official)
 
 
 def test_fused_unfused_mismatch_gets_a_hint():
     fused = MobileMamba('t2')
     fused.switch_to_deploy()
-    with pytest.raises(IncompatibleCheckpointError,
-                       match='BN-fused; build the model with deploy=True'):
+    with pytest.raises(
+            IncompatibleCheckpointError,
+            match='BN-fused; build the model with deploy=True'):
         MobileMamba('t2').load_state_dict(fused.state_dict())
-    with pytest.raises(IncompatibleCheckpointError,
-                       match='not BN-fused; build the model with '
-                       'deploy=False'):
-        MobileMamba('t2', deploy=True).load_state_dict(
-            MobileMamba('t2').state_dict())
+    with pytest.raises(
+            IncompatibleCheckpointError,
+            match='not BN-fused; build the model with '
+            'deploy=False'):
+        MobileMamba(
+            't2', deploy=True).load_state_dict(MobileMamba('t2').state_dict())
 
 
 def test_checkpoint_without_num_batches_tracked_loads():
@@ -126,8 +133,8 @@ def test_pretrained_init_cfg_with_wrong_checkpoint_raises(tmp_path):
     assert shared > 100
 
 
-@pytest.mark.parametrize('wrap', ['flat', 'net', 'model', 'state_dict',
-                                  'module'])
+@pytest.mark.parametrize('wrap',
+                         ['flat', 'net', 'model', 'state_dict', 'module'])
 def test_official_wrappers_are_unwrapped(wrap, tmp_path):
     state = {'patch_embed.0.c.weight': torch.ones(1)}
     if wrap == 'module':
@@ -171,9 +178,8 @@ def test_argparse_namespace_in_official_checkpoint_is_allowed(tmp_path):
             },
             'args': argparse.Namespace(lr=1e-3)
         }, path)
-    assert list(load_official_checkpoint(str(path))) == [
-        'patch_embed.0.c.weight'
-    ]
+    assert list(load_official_checkpoint(
+        str(path))) == ['patch_embed.0.c.weight']
 
 
 def test_unknown_official_key_is_an_error():
@@ -191,8 +197,10 @@ def test_every_official_key_is_converted_one_to_one(fixtures_dir):
         with open(osp.join(fixtures_dir, 'keys', f'{arch}_cls.tsv')) as f:
             rows = [line.rstrip('\n').split('\t') for line in f if line[0]]
         official = {
-            key: torch.empty(eval(shape), dtype=torch.int64 if dtype ==
-                             'int64' else torch.float32)
+            key:
+            torch.empty(
+                eval(shape),
+                dtype=torch.int64 if dtype == 'int64' else torch.float32)
             for key, shape, dtype in rows
         }
         converted = convert_official_state_dict(official)
@@ -219,8 +227,8 @@ def test_converter_cli(tmp_path, fixtures_dir, make_weights):
     assert 'MobileMamba-S6' in result.stdout
     checkpoint = torch.load(dst, weights_only=True)
     assert checkpoint['meta']['arch'] == 's6'
-    torch.testing.assert_close(
-        checkpoint['state_dict']['head.fc.weight'], state['head.l.weight'])
+    torch.testing.assert_close(checkpoint['state_dict']['head.fc.weight'],
+                               state['head.l.weight'])
 
     # A checkpoint of something else is refused with the reason.
     torch.save({'net': {'foo.weight': torch.zeros(1)}}, src)

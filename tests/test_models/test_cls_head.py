@@ -49,8 +49,9 @@ def test_distillation_head_trains_both_branches():
     outputs = head(feats)
     assert isinstance(outputs, tuple) and len(outputs) == 2
     losses = head.loss(feats, samples([0, 1, 2, 3]))
-    single = [head._get_loss(o, samples([0, 1, 2, 3]))['loss']
-              for o in head(feats)]
+    single = [
+        head._get_loss(o, samples([0, 1, 2, 3]))['loss'] for o in head(feats)
+    ]
     torch.testing.assert_close(losses['loss'], sum(single) / 2)
     losses['loss'].backward()
     assert head.fc_dist.weight.grad is not None

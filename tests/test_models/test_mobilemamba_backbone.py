@@ -22,25 +22,28 @@ def test_arch_zoo_shapes():
     model = MobileMamba('b1', out_indices=(0, 1, 2, 3)).eval()
     with torch.no_grad():
         outs = model(torch.randn(1, 3, 320, 224))
-    assert [tuple(o.shape) for o in outs] == [(1, 200, 20, 14),
-                                              (1, 200, 20, 14),
-                                              (1, 376, 10, 7),
-                                              (1, 448, 5, 4)]
+    assert [tuple(o.shape)
+            for o in outs] == [(1, 200, 20, 14), (1, 200, 20, 14),
+                               (1, 376, 10, 7), (1, 448, 5, 4)]
     assert model.out_channels == [200, 200, 376, 448]
 
 
 def test_arch_is_case_insensitive_and_b_series_share_a_network():
     shapes = {
-        arch: {k: v.shape
-               for k, v in MobileMamba(arch).state_dict().items()}
+        arch: {
+            k: v.shape
+            for k, v in MobileMamba(arch).state_dict().items()
+        }
         for arch in ('B1', 'b2', 'b4')
     }
     assert shapes['B1'] == shapes['b2'] == shapes['b4']
 
 
 def test_unknown_arch_lists_valid_ones():
-    with pytest.raises(ValueError, match=r"unknown MobileMamba arch 'b3'.*"
-                       r"\['b1', 'b2', 'b4', 's6', 't2', 't4'\]"):
+    with pytest.raises(
+            ValueError,
+            match=r"unknown MobileMamba arch 'b3'.*"
+            r"\['b1', 'b2', 'b4', 's6', 't2', 't4'\]"):
         MobileMamba('b3')
 
 
@@ -77,7 +80,8 @@ def test_out_indices_out_of_range(bad):
 
 @pytest.mark.parametrize('bad', [-2, 4])
 def test_frozen_stages_out_of_range(bad):
-    with pytest.raises(ValueError, match=r'frozen_stages must be in \[-1, 3\]'):
+    with pytest.raises(
+            ValueError, match=r'frozen_stages must be in \[-1, 3\]'):
         MobileMamba(TINY, frozen_stages=bad)
 
 
@@ -100,7 +104,8 @@ def test_frozen_stages(frozen_stages):
         out.sum().backward()
         torch.optim.SGD(trainable, lr=0.1).step()
     after = model.state_dict()
-    prefixes = ['patch_embed.'] + [f'stages.{i}.' for i in range(frozen_stages)]
+    prefixes = ['patch_embed.'
+                ] + [f'stages.{i}.' for i in range(frozen_stages)]
     for key in before:
         if key.startswith(tuple(prefixes)):
             assert torch.equal(before[key], after[key]), key
@@ -191,16 +196,21 @@ def test_training_step_backpropagates_to_every_parameter():
 
 def test_wrong_input_channels():
     model = MobileMamba(TINY)
-    with pytest.raises(ValueError, match='built for 3-channel inputs, got 1 '
-                       r'channels.*set in_channels=1'):
+    with pytest.raises(
+            ValueError,
+            match='built for 3-channel inputs, got 1 '
+            r'channels.*set in_channels=1'):
         model(torch.randn(1, 1, 64, 64))
-    assert MobileMamba(TINY, in_channels=1).eval()(torch.randn(
-        1, 1, 64, 64))[0].shape == (1, 80, 1, 1)
+    assert MobileMamba(
+        TINY, in_channels=1).eval()(torch.randn(1, 1, 64,
+                                                64))[0].shape == (1, 80, 1, 1)
 
 
 def test_input_too_small():
-    with pytest.raises(ValueError, match=r'input of size 48x64 is smaller '
-                       r'than the total stride 64.*at least 64x64'):
+    with pytest.raises(
+            ValueError,
+            match=r'input of size 48x64 is smaller '
+            r'than the total stride 64.*at least 64x64'):
         MobileMamba(TINY)(torch.randn(1, 3, 48, 64))
     # Shallower levels only need their own stride.
     out, = MobileMamba(TINY, out_indices=1).eval()(torch.randn(1, 3, 16, 16))
@@ -208,6 +218,8 @@ def test_input_too_small():
 
 
 def test_non_4d_input():
-    with pytest.raises(ValueError, match=r'4D \(B, C, H, W\) input, got '
-                       r'shape \(3, 64, 64\)'):
+    with pytest.raises(
+            ValueError,
+            match=r'4D \(B, C, H, W\) input, got '
+            r'shape \(3, 64, 64\)'):
         MobileMamba(TINY)(torch.randn(3, 64, 64))

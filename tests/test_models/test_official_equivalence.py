@@ -32,8 +32,7 @@ def official_weights(fixtures_dir, make_weights, tsv, meta_name):
     with open(osp.join(fixtures_dir, meta_name, 'meta.json')) as f:
         meta = json.load(f)
     # A changed RNG would show up here, not as a model mismatch.
-    assert make_weights.state_dict_sha256(
-        state_dict) == meta['weights_sha256']
+    assert make_weights.state_dict_sha256(state_dict) == meta['weights_sha256']
     return state_dict
 
 
@@ -60,8 +59,8 @@ def load_fixture(fixtures_dir, name):
 @pytest.mark.parametrize('arch', VARIANTS)
 def test_classifier_matches_official(arch, fixtures_dir, make_weights,
                                      tmp_path):
-    weights = official_weights(fixtures_dir, make_weights,
-                               f'{arch}_cls.tsv', arch)
+    weights = official_weights(fixtures_dir, make_weights, f'{arch}_cls.tsv',
+                               arch)
     ckpt = convert_to_file(weights, tmp_path)
     inputs, expected = load_fixture(fixtures_dir, arch)
 
@@ -137,8 +136,10 @@ def test_official_detector_checkpoint_converts(fixtures_dir, make_weights,
                                'b1_det_backbone.tsv', 'b1_det')
     neck = {'neck.lateral_convs.0.conv.weight': torch.randn(256, 200, 1, 1)}
     detector = dict(
-        state_dict=dict({f'backbone.{k}': v
-                         for k, v in weights.items()}, **neck),
+        state_dict=dict({
+            f'backbone.{k}': v
+            for k, v in weights.items()
+        }, **neck),
         meta=dict(epoch=12))
     path = tmp_path / 'detector.pth'
     torch.save(detector, path)
@@ -158,16 +159,14 @@ def test_distillation_head_matches_official(fixtures_dir, make_weights,
     """The official (unused) ``distillation=True`` head: eval logits are the
     mean of both heads, before and after BN fusion."""
     weights = make_weights.make_state_dict(
-        osp.join(fixtures_dir, 'keys', 't2_cls_distillation_head.tsv'),
-        seed=0)
+        osp.join(fixtures_dir, 'keys', 't2_cls_distillation_head.tsv'), seed=0)
     ckpt = convert_to_file(weights, tmp_path)
     inputs, _ = load_fixture(fixtures_dir, 't2')
     expected = torch.load(
         osp.join(fixtures_dir, 't2_distillation_head', 'expected.pt'),
         weights_only=True)
     model = get_model(
-        config_path('t2'),
-        pretrained=ckpt,
+        config_path('t2'), pretrained=ckpt,
         head=dict(distillation=True)).eval()
     with torch.no_grad():
         torch.testing.assert_close(

@@ -6,7 +6,6 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 from mmengine.config import Config
 
 from mmmobilemamba.models import MobileMamba
@@ -56,8 +55,8 @@ def test_readme_detector_config_runs(tmp_path):
 
 
 def test_segmentor_with_backbone_runs():
-    from mmseg.apis import inference_model
     from mmengine.registry import init_default_scope
+    from mmseg.apis import inference_model
     init_default_scope('mmseg')
     from mmseg.registry import MODELS as SEG_MODELS
     cfg = Config(

@@ -42,8 +42,7 @@ def main():
     parser.add_argument('dst', help='output path')
     args = parser.parse_args()
 
-    converted = convert_official_state_dict(
-        load_official_checkpoint(args.src))
+    converted = convert_official_state_dict(load_official_checkpoint(args.src))
     backbone = {
         k[len('backbone.'):]: v
         for k, v in converted.items() if k.startswith('backbone.')

@@ -36,9 +36,8 @@ class MobileMambaStage(BaseModule):
                  deploy: bool,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
-        self.downsample = StageDownsample(
-            in_channels, out_channels, norm_cfg,
-            deploy) if downsample else None
+        self.downsample = StageDownsample(in_channels, out_channels, norm_cfg,
+                                          deploy) if downsample else None
         self.blocks = Sequential(*[
             MobileMambaBlock(
                 out_channels,
@@ -151,9 +150,12 @@ class MobileMamba(BaseModule):
             depths=[1, 2, 2],
             drop_path_rate=0.,
             **_common),
-        'b1': _b_series,
-        'b2': _b_series,
-        'b4': _b_series,
+        'b1':
+        _b_series,
+        'b2':
+        _b_series,
+        'b4':
+        _b_series,
     }
     #: Total stride of each output level.
     level_strides = (16, 16, 32, 64)
@@ -347,9 +349,8 @@ class MobileMamba(BaseModule):
                 delattr(module, module.norm_name)
         self.deploy = True
 
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata,
-                              strict, missing_keys, unexpected_keys,
-                              error_msgs):
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict,
+                              missing_keys, unexpected_keys, error_msgs):
         # Validate the whole subtree before any tensor is copied, so that a
         # mismatching checkpoint raises and leaves the weights as they were.
         check_state_dict(self, state_dict, prefix)

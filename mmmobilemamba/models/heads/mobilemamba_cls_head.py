@@ -56,8 +56,7 @@ class MobileMambaClsHead(ClsHead):
         for suffix in branches:
             norm = nn.Identity() if deploy else nn.BatchNorm1d(in_channels)
             self.add_module('norm' + suffix, norm)
-            self.add_module('fc' + suffix, nn.Linear(in_channels,
-                                                     num_classes))
+            self.add_module('fc' + suffix, nn.Linear(in_channels, num_classes))
 
     def pre_logits(self, feats: Union[Tensor, Tuple[Tensor]]) -> Tensor:
         """The last stage's pooled feature, shape (B, in_channels)."""
@@ -81,7 +80,7 @@ class MobileMambaClsHead(ClsHead):
             return self._get_loss(outputs, data_samples, **kwargs)
         losses = [self._get_loss(o, data_samples, **kwargs) for o in outputs]
         merged = dict(losses[0])
-        merged['loss'] = sum(l['loss'] for l in losses) / len(losses)
+        merged['loss'] = sum(item['loss'] for item in losses) / len(losses)
         return merged
 
     def switch_to_deploy(self) -> None:

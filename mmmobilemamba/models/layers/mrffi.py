@@ -94,6 +94,6 @@ class MRFFI(BaseModule):
     def forward(self, x: Tensor) -> Tensor:
         x_global, x_local, x_id = torch.split(x, self.split, dim=1)
         return self.proj(
-            torch.cat(
-                [self.wte_mamba(x_global),
-                 self.local_op(x_local), x_id], dim=1))
+            torch.cat([self.wte_mamba(x_global),
+                       self.local_op(x_local), x_id],
+                      dim=1))

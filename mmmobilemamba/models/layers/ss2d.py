@@ -61,7 +61,11 @@ class SS2D(BaseModule):
         self.out_norm = nn.LayerNorm(inner)
         norm_cfg = None if deploy else norm_cfg
         self.in_proj = ConvModule(
-            channels, 2 * inner, 1, norm_cfg=norm_cfg, act_cfg=None,
+            channels,
+            2 * inner,
+            1,
+            norm_cfg=norm_cfg,
+            act_cfg=None,
             bias=deploy)
         self.dw_conv = nn.Conv2d(
             inner, inner, 3, padding=1, groups=inner, bias=True)

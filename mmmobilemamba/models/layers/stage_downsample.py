@@ -27,11 +27,10 @@ class StageDownsample(BaseModule):
         super().__init__(init_cfg=init_cfg)
         self.dw_pre = depthwise_conv_bn(in_channels, norm_cfg, deploy)
         self.ffn_pre = ConvFFN(in_channels, norm_cfg=norm_cfg, deploy=deploy)
-        self.patch_merging = PatchMerging(in_channels, out_channels,
-                                          norm_cfg, deploy)
+        self.patch_merging = PatchMerging(in_channels, out_channels, norm_cfg,
+                                          deploy)
         self.dw_post = depthwise_conv_bn(out_channels, norm_cfg, deploy)
-        self.ffn_post = ConvFFN(
-            out_channels, norm_cfg=norm_cfg, deploy=deploy)
+        self.ffn_post = ConvFFN(out_channels, norm_cfg=norm_cfg, deploy=deploy)
 
     def forward(self, x: Tensor) -> Tensor:
         x = x + self.dw_pre(x)
