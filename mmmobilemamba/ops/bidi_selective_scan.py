@@ -7,7 +7,7 @@ import torch
 from torch import Tensor
 
 from .cross_scan import cross_merge_bidi, cross_scan_bidi
-from .dispatch import dispatch, register_op
+from .backends import dispatch, register_op
 from .selective_scan import selective_scan
 
 

@@ -8,7 +8,7 @@ direction 1, per batch item.
 import torch
 from torch import Tensor
 
-from .dispatch import dispatch, register_op
+from .backends import dispatch, register_op
 
 
 def cross_scan_bidi(x: Tensor) -> Tensor:

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .dispatch import dispatch, register_op
+from .backends import dispatch, register_op
 
 
 def haar_filter_bank(channels: int) -> Tensor:

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .dispatch import dispatch, register_op
+from .backends import dispatch, register_op
 
 
 def selective_scan(u: Tensor,

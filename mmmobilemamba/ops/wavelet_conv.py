@@ -2,7 +2,7 @@
 import torch.nn.functional as F
 from torch import Tensor
 
-from .dispatch import dispatch, register_op
+from .backends import dispatch, register_op
 from .haar import haar_dwt, haar_idwt
 
 

@@ -5,7 +5,7 @@ input dtype), so results and gradients are compared at float32 tolerances.
 """
 import pytest
 import torch
-from reference import bidi_selective_scan_ref
+from op_reference import bidi_selective_scan_ref
 
 from mmmobilemamba.ops import bidi_selective_scan
 

@@ -4,7 +4,7 @@ import os.path as osp
 
 import pytest
 import torch
-from reference import cross_merge_ref, cross_scan_ref
+from op_reference import cross_merge_ref, cross_scan_ref
 
 from mmmobilemamba.ops import cross_merge_bidi, cross_scan_bidi
 

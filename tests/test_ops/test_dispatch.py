@@ -1,4 +1,4 @@
-"""Backend selection of mmmobilemamba.ops.dispatch.
+"""Backend selection of mmmobilemamba.ops.backends.
 
 Test backends are registered for a unique, test-only op name, so the real
 ops are never touched; forced backends and the environment are restored
@@ -19,7 +19,7 @@ from mmmobilemamba.ops.selective_scan import selective_scan_torch
 from mmmobilemamba.ops.wavelet_conv import wavelet_conv_torch
 
 # The package re-exports the function ``dispatch`` under the module's name.
-dispatch_module = importlib.import_module('mmmobilemamba.ops.dispatch')
+backends_module = importlib.import_module('mmmobilemamba.ops.backends')
 ENV_VAR = 'MMMOBILEMAMBA_OPS_BACKEND'
 CPU = torch.device('cpu')
 CUDA = torch.device('cuda')
@@ -72,7 +72,7 @@ def test_op(clean):
         op, 'missing', priority=30, available=lambda: False)(
             impl('missing'))
     yield op
-    dispatch_module._IMPLS.pop(op, None)
+    backends_module._IMPLS.pop(op, None)
 
 
 def test_priority_order(test_op):
@@ -96,7 +96,7 @@ def test_cuda_only_backend_never_chosen_for_cpu(clean):
             dispatch(op, CPU)
         assert dispatch(op, CUDA)() == 'gpu'
     finally:
-        dispatch_module._IMPLS.pop(op, None)
+        backends_module._IMPLS.pop(op, None)
 
 
 def test_set_backend_forces_and_resets(test_op, clean):
@@ -149,6 +149,13 @@ def test_env_var_all_ops(test_op, monkeypatch):
     monkeypatch.setenv(ENV_VAR, 'nope')
     with pytest.raises(ValueError):
         dispatch(test_op, CPU)
+
+
+def test_all_ops_choice_applies_where_registered(test_op, monkeypatch):
+    """An all-ops backend that some ops lack leaves those ops automatic."""
+    monkeypatch.setenv(ENV_VAR, 'slow')
+    assert dispatch(test_op, CPU)() == 'slow'
+    assert dispatch('haar_dwt', CPU) is REAL_OPS['haar_dwt']
 
 
 def test_env_var_per_op(test_op, monkeypatch, clean):

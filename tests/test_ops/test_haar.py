@@ -6,8 +6,8 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
-from reference import (HAAR_A2, bank_dwt_ref, bank_idwt_ref, haar_dwt_ref,
-                       haar_idwt_ref, wavelet_conv_ref)
+from op_reference import (HAAR_A2, bank_dwt_ref, bank_idwt_ref, haar_dwt_ref,
+                          haar_idwt_ref, wavelet_conv_ref)
 
 from mmmobilemamba.ops import (haar_dwt, haar_filter_bank, haar_idwt,
                                wavelet_conv)

@@ -10,7 +10,7 @@ import os.path as osp
 
 import pytest
 import torch
-from reference import selective_scan_ref
+from op_reference import selective_scan_ref
 
 from mmmobilemamba.ops import selective_scan
 

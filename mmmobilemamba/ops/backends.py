@@ -6,11 +6,12 @@ and supports the input's device. Models never import an implementation
 directly, so adding a faster backend (e.g. Triton kernels) is a matter of
 registering it here.
 
-The choice can be forced, globally or per op, with :func:`set_backend` or the
-``MMMOBILEMAMBA_OPS_BACKEND`` environment variable, e.g. ``torch`` (all ops)
-or ``selective_scan=torch,haar_dwt=triton``. A forced backend that cannot run
-raises an error; an automatic choice silently falls back to ``torch``, which
-is always available.
+The choice can be forced, per op or for all ops, with :func:`set_backend` or
+the ``MMMOBILEMAMBA_OPS_BACKEND`` environment variable, e.g. ``torch`` (every
+op) or ``selective_scan=torch,haar_dwt=triton``. An all-ops choice applies to
+the ops that have that backend; the others choose automatically. A forced
+backend that cannot run raises an error; an automatic choice falls back to
+``torch``, which every op has.
 """
 import os
 from collections import defaultdict
@@ -63,7 +64,7 @@ def register_op(op: str,
 
 def list_backends(op: str) -> Tuple[str, ...]:
     """Names of the backends registered for ``op``, best first."""
-    impls = _IMPLS[op]
+    impls = _IMPLS.get(op, {})
     return tuple(sorted(impls, key=lambda b: -impls[b].priority))
 
 
@@ -76,19 +77,23 @@ def set_backend(backend: Optional[str], op: str = ALL_OPS) -> None:
         _FORCED[op] = backend
 
 
-def _forced_backend(op: str) -> Optional[str]:
-    if op in _FORCED or ALL_OPS in _FORCED:
-        return _FORCED.get(op, _FORCED.get(ALL_OPS))
+def _forced_backend(op: str) -> Tuple[Optional[str], bool]:
+    """The backend forced for ``op`` and whether it was named for ``op``
+    itself (rather than for all ops). ``set_backend`` beats the variable."""
+    if op in _FORCED:
+        return _FORCED[op], True
+    if ALL_OPS in _FORCED:
+        return _FORCED[ALL_OPS], False
     spec = os.environ.get(ENV_VAR, '').strip()
     if not spec:
-        return None
+        return None, False
     if '=' not in spec:
-        return spec
+        return spec, False
     for item in spec.split(','):
         name, _, backend = item.partition('=')
         if name.strip() == op:
-            return backend.strip()
-    return None
+            return backend.strip(), True
+    return None, False
 
 
 def dispatch(op: str, device: torch.device) -> Callable:
@@ -98,7 +103,10 @@ def dispatch(op: str, device: torch.device) -> Callable:
     if not impls:
         raise KeyError(f'no implementation is registered for op {op!r}; '
                        f'known ops: {sorted(_IMPLS)}')
-    forced = _forced_backend(op)
+    forced, per_op = _forced_backend(op)
+    if forced is not None and forced not in impls and not per_op and any(
+            forced in backends for backends in _IMPLS.values()):
+        forced = None  # an all-ops choice that this op does not have
     if forced is not None:
         impl = impls.get(forced)
         if impl is None:
