@@ -1,7 +1,7 @@
 """Ops shared by every MobileMamba model, each behind one dispatch point."""
+from .backends import dispatch, list_backends, register_op, set_backend
 from .bidi_selective_scan import bidi_selective_scan
 from .cross_scan import cross_merge_bidi, cross_scan_bidi
-from .backends import dispatch, list_backends, register_op, set_backend
 from .haar import haar_dwt, haar_filter_bank, haar_idwt
 from .selective_scan import selective_scan
 from .wavelet_conv import wavelet_conv

@@ -6,8 +6,8 @@ op, so that a backend can fuse all of it (no materialised reversed copy).
 import torch
 from torch import Tensor
 
-from .cross_scan import cross_merge_bidi, cross_scan_bidi
 from .backends import dispatch, register_op
+from .cross_scan import cross_merge_bidi, cross_scan_bidi
 from .selective_scan import selective_scan
 
 
