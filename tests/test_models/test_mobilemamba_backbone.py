@@ -180,6 +180,9 @@ def test_init_weights_zero_inits_residual_branches():
     for bn in (block.dw0.bn, block.ffn0.pw2.bn, block.mrffi.proj.bn):
         assert torch.count_nonzero(bn.weight) == 0
     assert torch.count_nonzero(block.ffn0.pw1.bn.weight) > 0
+    transition = model.stages[1].downsample
+    assert torch.count_nonzero(transition.ffn_pre.pw2.bn.weight) == 0
+    assert torch.count_nonzero(transition.dw_pre.bn.weight) > 0
     ss2d = block.mrffi.wte_mamba.ss2d
     assert torch.all(ss2d.Ds == 1) and torch.all(ss2d.A_logs == 0)
     dt = torch.nn.functional.softplus(ss2d.dt_projs_bias)

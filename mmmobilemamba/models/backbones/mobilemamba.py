@@ -290,20 +290,10 @@ class MobileMamba(BaseModule):
 
     def forward(self, x: Tensor) -> tuple:
         self._check_input(x)
-        outs = []
-        x = self.patch_embed(x)
-        if 0 in self.out_indices:
-            outs.append(x)
-        for i, stage in enumerate(self.stages, start=1):
-            if i > max(self.out_indices):
-                break
-            x = stage(x)
-            if i in self.out_indices:
-                outs.append(x)
-        return tuple(outs[self._sorted_position(i)] for i in self.out_indices)
-
-    def _sorted_position(self, index: int) -> int:
-        return sorted(set(self.out_indices)).index(index)
+        levels = [self.patch_embed(x)]
+        for stage in self.stages[:max(self.out_indices)]:
+            levels.append(stage(levels[-1]))
+        return tuple(levels[i] for i in self.out_indices)
 
     def _frozen_modules(self) -> List[nn.Module]:
         if self.frozen_stages < 0:
@@ -330,12 +320,11 @@ class MobileMamba(BaseModule):
         if isinstance(self.init_cfg, dict) and \
                 self.init_cfg.get('type') == 'Pretrained':
             return
-        # Zero-init the last BN of every residual branch (as the official
-        # EfficientViT-style Conv2d_BN(bn_weight_init=0)), so that each block
-        # starts close to identity.
+        # The block layout is EfficientViT's, whose Conv2d_BN zero-inits the
+        # BN gain that closes a block's depthwise, FFN and mixer branches and
+        # every FFN branch, so those residual branches start at zero.
         for name, module in self.named_modules():
-            if name.endswith(('dw0.bn', 'dw1.bn', 'dw_pre.bn', 'dw_post.bn',
-                              'pw2.bn', 'mrffi.proj.bn')):
+            if name.endswith(('dw0.bn', 'dw1.bn', 'pw2.bn', 'mrffi.proj.bn')):
                 nn.init.zeros_(module.weight)
 
     def switch_to_deploy(self) -> None:

@@ -67,8 +67,8 @@ _HEAD_RULES = [
     (r'^head_dist\.bn\.', 'norm_dist.'),
     (r'^head_dist\.l\.', 'fc_dist.'),
 ]
-# Official classifier wrappers would fall back to this number of
-# stage-transition entries at the start of blocks2 and blocks3.
+# blocks2 and blocks3 start with three stage-transition entries
+# (residual dw conv + FFN, PatchMerging, residual dw conv + FFN).
 _NUM_DOWNSAMPLE_ENTRIES = 3
 
 
