@@ -31,7 +31,7 @@ def bidi_selective_scan(x: Tensor, x_proj_weight: Tensor,
         Ds (Tensor): Shape (2 * Di,).
 
     Returns:
-        Tensor: Shape (B, Di, H * W), float32.
+        Tensor: Shape (B, Di, H * W), float32 (float64 for float64 inputs).
     """
     return dispatch('bidi_selective_scan',
                     x.device)(x, x_proj_weight, dt_projs_weight, dt_projs_bias,
@@ -51,7 +51,7 @@ def bidi_selective_scan_torch(x: Tensor, x_proj_weight: Tensor,
     ys = selective_scan(
         xs.reshape(batch, 2 * channels, -1),
         dts.reshape(batch, 2 * channels, -1),
-        -torch.exp(A_logs.float()),
+        -torch.exp(A_logs),
         Bs,
         Cs,
         Ds,

@@ -41,7 +41,8 @@ def selective_scan(u: Tensor,
         delta_softplus (bool): Apply softplus to ``delta``.
 
     Returns:
-        Tensor: ``y`` of shape (Bt, K*Dk, L), float32, computed in float32.
+        Tensor: ``y`` of shape (Bt, K*Dk, L), computed and returned in float32
+        (float64 for float64 inputs).
     """
     return dispatch('selective_scan', u.device)(u, delta, A, B, C, D,
                                                 delta_bias, delta_softplus)
@@ -67,9 +68,10 @@ def selective_scan_torch(u: Tensor,
     if channels % groups:
         raise ValueError(f'the {channels} channels of u cannot be split '
                          f'into the {groups} groups of B and C')
-    u, delta, A, B, C = (t.float() for t in (u, delta, A, B, C))
+    dtype = torch.promote_types(u.dtype, torch.float32)
+    u, delta, A, B, C = (t.to(dtype) for t in (u, delta, A, B, C))
     if delta_bias is not None:
-        delta = delta + delta_bias.float()[:, None]
+        delta = delta + delta_bias.to(dtype)[:, None]
     if delta_softplus:
         delta = F.softplus(delta)
     per_group = channels // groups
@@ -90,5 +92,5 @@ def selective_scan_torch(u: Tensor,
     y = (torch.stack(states) * per_channel(C)).sum(-1)  # (L, Bt, KD)
     y = y.permute(1, 2, 0)
     if D is not None:
-        y = y + D.float()[:, None] * u
+        y = y + D.to(dtype)[:, None] * u
     return y

@@ -1,10 +1,10 @@
 """selective_scan against the float64 loop reference and the official
 fixtures.
 
-The op computes in float32 whatever the input dtype (documented: "float32,
-computed in float32"), so it is compared with the float64 reference at
-float32 tolerances, and its gradients are compared with the reference's
-instead of using gradcheck.
+The op computes in float32 (float64 for float64 inputs): float32 results
+are compared with the float64 reference at float32 tolerances, float64
+results tightly, and float64 gradients with gradcheck and with the
+reference's.
 """
 import os.path as osp
 
@@ -86,13 +86,29 @@ def test_grouping_of_b_and_c():
     assert not torch.allclose(selective_scan(**swapped), out, atol=1e-3)
 
 
-def test_float64_inputs_are_computed_in_float32():
-    """float64 inputs give the float32 result of the same values."""
-    inputs = make_inputs(n_state=4, seed=3)
-    out32 = selective_scan(**inputs)
-    out64 = selective_scan(**{k: v.double() for k, v in inputs.items()})
-    assert out64.dtype == torch.float32
-    assert torch.equal(out64, out32)
+@pytest.mark.parametrize('n_state', [1, 4])
+def test_float64_matches_reference_tightly(n_state):
+    """float64 inputs are computed in float64."""
+    inputs = make_inputs(n_state=n_state, seed=3, dtype=torch.float64)
+    out = selective_scan(**inputs)
+    assert out.dtype == torch.float64
+    torch.testing.assert_close(
+        out, selective_scan_ref(**inputs), atol=1e-12, rtol=1e-12)
+
+
+def test_half_inputs_are_computed_in_float32():
+    inputs = make_inputs(n_state=1, seed=4)
+    out = selective_scan(**{k: v.bfloat16() for k, v in inputs.items()})
+    assert out.dtype == torch.float32
+
+
+@pytest.mark.parametrize('n_state', [1, 4])
+def test_gradcheck_float64(n_state):
+    inputs = make_inputs(
+        per_group=2, n_state=n_state, length=5, seed=9, dtype=torch.float64)
+    leaves = tuple(inputs[k].clone().requires_grad_() for k in ARGS)
+    assert torch.autograd.gradcheck(
+        lambda *args: selective_scan(**dict(zip(ARGS, args))), leaves)
 
 
 @pytest.mark.parametrize('name', ['scan_n1', 'scan_n4'])
@@ -109,7 +125,7 @@ def test_official_fixture(ops_fixture, name):
 @pytest.mark.parametrize('n_state', [1, 4])
 def test_gradients_match_reference(n_state):
     """Autograd through the op equals autograd through the reference for
-    every input (the op is float32 inside, hence the tolerance)."""
+    every input."""
     inputs = make_inputs(
         per_group=2, n_state=n_state, length=6, seed=11, dtype=torch.float64)
     upstream = torch.randn(
@@ -128,7 +144,7 @@ def test_gradients_match_reference(n_state):
     for key in ARGS:
         assert got[key] is not None, key
         torch.testing.assert_close(
-            got[key], expected[key], atol=1e-5, rtol=1e-5, msg=key)
+            got[key], expected[key], atol=1e-10, rtol=1e-10, msg=key)
 
 
 def test_batch_items_are_independent():
