@@ -4,6 +4,7 @@ import os
 import os.path as osp
 
 import pytest
+import torch
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 FIXTURES = os.environ.get('MMMOBILEMAMBA_FIXTURES',
@@ -34,3 +35,20 @@ def make_weights(fixtures_dir):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope='session')
+def fixture_file(fixtures_dir):
+    """``fixture_file('t2', 'input.pt')`` loads a fixture file with
+    ``weights_only`` (it is a plain dict of tensors)."""
+
+    def load(*parts):
+        return torch.load(osp.join(fixtures_dir, *parts), weights_only=True)
+
+    return load
+
+
+@pytest.fixture(scope='session')
+def ops_fixture(fixture_file):
+    """The official op outputs (``ops/ops.pt``)."""
+    return fixture_file('ops', 'ops.pt')

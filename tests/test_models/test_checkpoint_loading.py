@@ -168,6 +168,16 @@ def test_pickled_code_is_refused_not_executed(tmp_path):
     assert not marker.exists()
 
 
+def test_truncated_and_missing_files(tmp_path):
+    path = tmp_path / 'ckpt.pth'
+    torch.save({'model': {'x': torch.zeros(100)}}, path)
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(RuntimeError, match='cannot read'):
+        load_official_checkpoint(str(path))
+    with pytest.raises(FileNotFoundError):
+        load_official_checkpoint(str(tmp_path / 'absent.pth'))
+
+
 def test_argparse_namespace_in_official_checkpoint_is_allowed(tmp_path):
     import argparse
     path = tmp_path / 'ckpt.pth'

@@ -30,7 +30,7 @@ def no_tf32():
 
 @pytest.mark.parametrize('arch,tsv,name', CASES)
 def test_backbone_matches_official_on_cuda(arch, tsv, name, fixtures_dir,
-                                           make_weights):
+                                           fixture_file, make_weights):
     official = make_weights.make_state_dict(
         osp.join(fixtures_dir, 'keys', tsv), seed=0)
     state = {
@@ -41,10 +41,8 @@ def test_backbone_matches_official_on_cuda(arch, tsv, name, fixtures_dir,
     model = MobileMamba(arch, out_indices=(1, 2, 3))
     model.load_state_dict(state)
     model = model.cuda().eval()
-    folder = osp.join(fixtures_dir, name)
-    inputs = torch.load(
-        osp.join(folder, 'input.pt'), weights_only=True)['input'].cuda()
-    expected = torch.load(osp.join(folder, 'expected.pt'), weights_only=True)
+    inputs = fixture_file(name, 'input.pt')['input'].cuda()
+    expected = fixture_file(name, 'expected.pt')
     if name.endswith('_seg'):
         keys = ('out0', 'out1', 'out2')
     else:

@@ -48,21 +48,24 @@ def convert_to_file(state_dict, tmp_path, name='converted.pth'):
     return str(converted)
 
 
-def load_fixture(fixtures_dir, name):
-    folder = osp.join(fixtures_dir, name)
-    inputs = torch.load(
-        osp.join(folder, 'input.pt'), weights_only=True)['input']
-    expected = torch.load(osp.join(folder, 'expected.pt'), weights_only=True)
-    return inputs, expected
+@pytest.fixture
+def inputs_and_expected(fixture_file):
+    """``(input, expected outputs)`` of a fixture folder."""
+
+    def load(name):
+        return (fixture_file(name, 'input.pt')['input'],
+                fixture_file(name, 'expected.pt'))
+
+    return load
 
 
 @pytest.mark.parametrize('arch', VARIANTS)
 def test_classifier_matches_official(arch, fixtures_dir, make_weights,
-                                     tmp_path):
+                                     inputs_and_expected, tmp_path):
     weights = official_weights(fixtures_dir, make_weights, f'{arch}_cls.tsv',
                                arch)
     ckpt = convert_to_file(weights, tmp_path)
-    inputs, expected = load_fixture(fixtures_dir, arch)
+    inputs, expected = inputs_and_expected(arch)
 
     model = get_model(config_path(arch), pretrained=ckpt).eval()
     with torch.no_grad():
@@ -104,11 +107,12 @@ def test_classifier_matches_official(arch, fixtures_dir, make_weights,
 @pytest.mark.parametrize('name,tsv', [('b1_det', 'b1_det_backbone.tsv'),
                                       ('b4_seg', 'b4_seg_backbone.tsv')])
 def test_downstream_backbone_matches_official(name, tsv, fixtures_dir,
-                                              make_weights, tmp_path):
+                                              make_weights,
+                                              inputs_and_expected, tmp_path):
     """Official det (B1, 320x320) and seg (B4, 448x320) backbones."""
     weights = official_weights(fixtures_dir, make_weights, tsv, name)
     ckpt = convert_to_file(weights, tmp_path)
-    inputs, expected = load_fixture(fixtures_dir, name)
+    inputs, expected = inputs_and_expected(name)
     arch = name.split('_')[0]
 
     def backbone(out_indices):
@@ -155,16 +159,15 @@ def test_official_detector_checkpoint_converts(fixtures_dir, make_weights,
 
 
 def test_distillation_head_matches_official(fixtures_dir, make_weights,
+                                            fixture_file, inputs_and_expected,
                                             tmp_path):
     """The official (unused) ``distillation=True`` head: eval logits are the
     mean of both heads, before and after BN fusion."""
     weights = make_weights.make_state_dict(
         osp.join(fixtures_dir, 'keys', 't2_cls_distillation_head.tsv'), seed=0)
     ckpt = convert_to_file(weights, tmp_path)
-    inputs, _ = load_fixture(fixtures_dir, 't2')
-    expected = torch.load(
-        osp.join(fixtures_dir, 't2_distillation_head', 'expected.pt'),
-        weights_only=True)
+    inputs, _ = inputs_and_expected('t2')
+    expected = fixture_file('t2_distillation_head', 'expected.pt')
     model = get_model(
         config_path('t2'), pretrained=ckpt,
         head=dict(distillation=True)).eval()
@@ -183,11 +186,12 @@ def test_distillation_head_matches_official(fixtures_dir, make_weights,
             model(inputs, mode='tensor'), expected['logits_fused'], **TOL)
 
 
-def test_batch_items_are_independent(fixtures_dir, make_weights, tmp_path):
+def test_batch_items_are_independent(fixtures_dir, make_weights,
+                                     inputs_and_expected, tmp_path):
     """The official CPU merge mixes batch items (SPEC 14.1); ours does not."""
     weights = official_weights(fixtures_dir, make_weights, 'b1_cls.tsv', 'b1')
     ckpt = convert_to_file(weights, tmp_path)
-    inputs, expected = load_fixture(fixtures_dir, 'b1')
+    inputs, expected = inputs_and_expected('b1')
     model = get_model(config_path('b1'), pretrained=ckpt).eval()
     with torch.no_grad():
         single = torch.cat([model(x[None], mode='tensor') for x in inputs])

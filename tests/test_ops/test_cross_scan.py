@@ -1,18 +1,11 @@
 """cross_scan_bidi / cross_merge_bidi against index loops and the official
 fixtures, including the per-sample merge (not the official CPU bug)."""
-import os.path as osp
 
 import pytest
 import torch
 from op_reference import cross_merge_ref, cross_scan_ref
 
 from mmmobilemamba.ops import cross_merge_bidi, cross_scan_bidi
-
-
-@pytest.fixture(scope='module')
-def ops_fixture(fixtures_dir):
-    return torch.load(
-        osp.join(fixtures_dir, 'ops', 'ops.pt'), weights_only=True)
 
 
 def randn(*shape, seed=0):

@@ -1,7 +1,6 @@
 """Haar transform and wavelet_conv against PyWavelets, explicit loops and
 the official fixtures (SPEC sections 8 and 10)."""
 import functools
-import os.path as osp
 
 import numpy as np
 import pytest
@@ -13,12 +12,6 @@ from mmmobilemamba.ops import (haar_dwt, haar_filter_bank, haar_idwt,
                                wavelet_conv)
 
 SIZES = [(4, 6), (7, 10), (5, 5), (6, 3), (1, 1)]
-
-
-@pytest.fixture(scope='module')
-def ops_fixture(fixtures_dir):
-    return torch.load(
-        osp.join(fixtures_dir, 'ops', 'ops.pt'), weights_only=True)
 
 
 def randn(*shape, seed=0):

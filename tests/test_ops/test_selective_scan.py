@@ -6,7 +6,6 @@ are compared with the float64 reference at float32 tolerances, float64
 results tightly, and float64 gradients with gradcheck and with the
 reference's.
 """
-import os.path as osp
 
 import pytest
 import torch
@@ -15,12 +14,6 @@ from op_reference import selective_scan_ref
 from mmmobilemamba.ops import selective_scan
 
 ARGS = ('u', 'delta', 'A', 'B', 'C', 'D', 'delta_bias')
-
-
-@pytest.fixture(scope='module')
-def ops_fixture(fixtures_dir):
-    return torch.load(
-        osp.join(fixtures_dir, 'ops', 'ops.pt'), weights_only=True)
 
 
 def make_inputs(batch=2,

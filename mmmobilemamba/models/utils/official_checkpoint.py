@@ -152,8 +152,9 @@ def load_official_checkpoint(path: str) -> Dict[str, Tensor]:
     unpickled."""
     with torch.serialization.safe_globals([argparse.Namespace]):
         try:
-            checkpoint = torch.load(
-                path, map_location='cpu', weights_only=True)
+            checkpoint = torch.load(path, weights_only=True, map_location='cpu')
+        except OSError:
+            raise
         except Exception as err:
             raise RuntimeError(
                 f'cannot read {path!r} as a checkpoint with weights_only '
