@@ -152,7 +152,7 @@ def load_official_checkpoint(path: str) -> Dict[str, Tensor]:
     unpickled."""
     with torch.serialization.safe_globals([argparse.Namespace]):
         try:
-            checkpoint = torch.load(path, weights_only=True, map_location='cpu')
+            checkpoint = torch.load(path, 'cpu', weights_only=True)
         except OSError:
             raise
         except Exception as err:
