@@ -3,6 +3,7 @@ on a toolbox register only when that toolbox is installed."""
 import importlib.util
 
 from .backbones import *  # noqa: F401,F403
+from .losses import *  # noqa: F401,F403
 
 if importlib.util.find_spec('mmpretrain') is not None:
     from .classifiers import *  # noqa: F401,F403

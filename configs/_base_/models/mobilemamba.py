@@ -12,4 +12,9 @@ model = dict(
         in_channels=368,
         loss=dict(
             type='LabelSmoothLoss', label_smooth_val=0.1, mode='original'),
-        topk=(1, 5)))
+        topk=(1, 5)),
+    # Mixup 0.8 / CutMix 1.0, one of the two per batch.
+    train_cfg=dict(augments=[
+        dict(type='Mixup', alpha=0.8),
+        dict(type='CutMix', alpha=1.0)
+    ]))

@@ -1,0 +1,3 @@
+from .soft_distillation_loss import SoftDistillationLoss
+
+__all__ = ['SoftDistillationLoss']
