@@ -3,7 +3,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
-LINT_PATHS := mmmobilemamba tools tests configs setup.py
+LINT_PATHS := mmmobilemamba tools tests configs demo setup.py
 LINT := $(PY) -m flake8 $(LINT_PATHS) \
 	&& $(PY) -m isort --check-only --diff $(LINT_PATHS) \
 	&& $(PY) -m yapf --diff --recursive $(LINT_PATHS)
