@@ -5,32 +5,9 @@ _base_ = [
     'mmpretrain::_base_/default_runtime.py',
 ]
 
-# MobileMamba-B1: trained and evaluated at 256x256.
+# MobileMamba-B1, trained and evaluated at 256x256.
 model = dict(backbone=dict(arch='b1'), head=dict(in_channels=448))
-
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='RandomResizedCrop',
-        scale=256,
-        backend='pillow',
-        interpolation='bicubic'),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    {{_base_.rand_augment}},
-    {{_base_.random_erasing}},
-    dict(type='PackInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='ResizeEdge',
-        scale=292,  # 256 / 0.875
-        edge='short',
-        backend='pillow',
-        interpolation='bicubic'),
-    dict(type='CenterCrop', crop_size=256),
-    dict(type='PackInputs'),
-]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+train_dataloader = dict(
+    dataset=dict(pipeline={{_base_.train_pipelines.res256}}))
+val_dataloader = dict(dataset=dict(pipeline={{_base_.test_pipelines.res256}}))
 test_dataloader = val_dataloader

@@ -5,32 +5,9 @@ _base_ = [
     'mmpretrain::_base_/default_runtime.py',
 ]
 
-# MobileMamba-B4: trained and evaluated at 512x512.
+# MobileMamba-B4, trained and evaluated at 512x512.
 model = dict(backbone=dict(arch='b4'), head=dict(in_channels=448))
-
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='RandomResizedCrop',
-        scale=512,
-        backend='pillow',
-        interpolation='bicubic'),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    {{_base_.rand_augment}},
-    {{_base_.random_erasing}},
-    dict(type='PackInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='ResizeEdge',
-        scale=585,  # 512 / 0.875
-        edge='short',
-        backend='pillow',
-        interpolation='bicubic'),
-    dict(type='CenterCrop', crop_size=512),
-    dict(type='PackInputs'),
-]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+train_dataloader = dict(
+    dataset=dict(pipeline={{_base_.train_pipelines.res512}}))
+val_dataloader = dict(dataset=dict(pipeline={{_base_.test_pipelines.res512}}))
 test_dataloader = val_dataloader

@@ -5,32 +5,9 @@ _base_ = [
     'mmpretrain::_base_/default_runtime.py',
 ]
 
-# MobileMamba-S6: trained and evaluated at 224x224.
+# MobileMamba-S6, trained and evaluated at 224x224.
 model = dict(backbone=dict(arch='s6'), head=dict(in_channels=448))
-
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='RandomResizedCrop',
-        scale=224,
-        backend='pillow',
-        interpolation='bicubic'),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    {{_base_.rand_augment}},
-    {{_base_.random_erasing}},
-    dict(type='PackInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='ResizeEdge',
-        scale=256,  # 224 / 0.875
-        edge='short',
-        backend='pillow',
-        interpolation='bicubic'),
-    dict(type='CenterCrop', crop_size=224),
-    dict(type='PackInputs'),
-]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+train_dataloader = dict(
+    dataset=dict(pipeline={{_base_.train_pipelines.res224}}))
+val_dataloader = dict(dataset=dict(pipeline={{_base_.test_pipelines.res224}}))
 test_dataloader = val_dataloader

@@ -5,32 +5,9 @@ _base_ = [
     'mmpretrain::_base_/default_runtime.py',
 ]
 
-# MobileMamba-T2: trained and evaluated at 192x192.
+# MobileMamba-T2, trained and evaluated at 192x192.
 model = dict(backbone=dict(arch='t2'), head=dict(in_channels=368))
-
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='RandomResizedCrop',
-        scale=192,
-        backend='pillow',
-        interpolation='bicubic'),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    {{_base_.rand_augment}},
-    {{_base_.random_erasing}},
-    dict(type='PackInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='ResizeEdge',
-        scale=219,  # 192 / 0.875
-        edge='short',
-        backend='pillow',
-        interpolation='bicubic'),
-    dict(type='CenterCrop', crop_size=192),
-    dict(type='PackInputs'),
-]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+train_dataloader = dict(
+    dataset=dict(pipeline={{_base_.train_pipelines.res192}}))
+val_dataloader = dict(dataset=dict(pipeline={{_base_.test_pipelines.res192}}))
 test_dataloader = val_dataloader

@@ -9,18 +9,11 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
+from tiny_arch import TINY
 
 from mmmobilemamba.models import SoftDistillationLoss
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TINY = dict(
-    embed_dims=[48, 64, 80],
-    depths=[1, 1, 1],
-    kernel_sizes=[7, 5, 3],
-    global_ratios=[0.8, 0.7, 0.6],
-    local_ratios=[0.2, 0.2, 0.3],
-    ssm_ratio=2.0,
-    drop_path_rate=0.)
 TEACHER = dict(
     _delete_=True,
     type='ImageClassifier',
