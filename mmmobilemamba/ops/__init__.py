@@ -1,5 +1,6 @@
 """Ops shared by every MobileMamba model, each behind one dispatch point."""
-from .backends import dispatch, list_backends, register_op, set_backend
+from .backends import (dispatch, list_backends, register_op, set_backend,
+                       use_backend)
 from .bidi_selective_scan import bidi_selective_scan
 from .cross_scan import cross_merge_bidi, cross_scan_bidi
 from .haar import haar_dwt, haar_filter_bank, haar_idwt
@@ -9,5 +10,6 @@ from .wavelet_conv import wavelet_conv
 __all__ = [
     'bidi_selective_scan', 'cross_merge_bidi', 'cross_scan_bidi', 'dispatch',
     'haar_dwt', 'haar_filter_bank', 'haar_idwt', 'list_backends',
-    'register_op', 'selective_scan', 'set_backend', 'wavelet_conv'
+    'register_op', 'selective_scan', 'set_backend', 'use_backend',
+    'wavelet_conv'
 ]

@@ -15,6 +15,7 @@ backend that cannot run raises an error; an automatic choice falls back to
 """
 import os
 from collections import defaultdict
+from contextlib import contextmanager
 from typing import Callable, Dict, Optional, Tuple
 
 import torch
@@ -75,6 +76,18 @@ def set_backend(backend: Optional[str], op: str = ALL_OPS) -> None:
         _FORCED.pop(op, None)
     else:
         _FORCED[op] = backend
+
+
+@contextmanager
+def use_backend(backend: Optional[str], op: str = ALL_OPS):
+    """:func:`set_backend` for the duration of a ``with`` block; what was
+    forced before is restored afterwards."""
+    previous = _FORCED.get(op)
+    set_backend(backend, op)
+    try:
+        yield
+    finally:
+        set_backend(previous, op)
 
 
 def _forced_backend(op: str) -> Tuple[Optional[str], bool]:

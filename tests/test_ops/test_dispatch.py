@@ -10,7 +10,8 @@ import itertools
 import pytest
 import torch
 
-from mmmobilemamba.ops import dispatch, list_backends, register_op, set_backend
+from mmmobilemamba.ops import (dispatch, list_backends, register_op,
+                               set_backend, use_backend)
 from mmmobilemamba.ops.bidi_selective_scan import bidi_selective_scan_torch
 from mmmobilemamba.ops.cross_scan import (cross_merge_bidi_torch,
                                           cross_scan_bidi_torch)
@@ -180,3 +181,15 @@ def test_real_ops_have_cpu_torch_backend(op, clean):
     assert callable(dispatch(op, CPU))
     clean('torch', op)
     assert dispatch(op, CPU) is REAL_OPS[op]
+
+
+def test_use_backend_restores_the_previous_choice(test_op, clean):
+    clean('slow', test_op)
+    with use_backend('fast', test_op):
+        assert dispatch(test_op, CPU)() == 'fast'
+    assert dispatch(test_op, CPU)() == 'slow'
+    set_backend(None, test_op)
+    with pytest.raises(RuntimeError):
+        with use_backend('fast', test_op):
+            raise RuntimeError
+    assert dispatch(test_op, CPU)() == 'fast'  # automatic again

@@ -1,0 +1,241 @@
+"""FLOP counting: mmmobilemamba.analysis and tools/analysis_tools/get_flops.py.
+
+Expected values are derived independently: parameter counts from the paper
+and the model's trainable parameters, op counts from the closed-form
+formulas applied to the shapes each module sees in an eager forward.
+"""
+import importlib.util
+import math
+import os.path as osp
+import re
+from functools import partial
+
+import pytest
+import torch
+from mmengine.analysis import FlopAnalyzer, parameter_count
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+from mmmobilemamba.analysis import (MobileMambaFlopAnalyzer, analyze_config,
+                                    count_parameters, counted_ops,
+                                    selective_scan_flops)
+from mmmobilemamba.models import MobileMamba
+from mmmobilemamba.models.layers.ss2d import SS2D
+from mmmobilemamba.models.layers.wte_mamba import WTEMamba
+from mmmobilemamba.ops import dispatch, set_backend
+from mmmobilemamba.ops.bidi_selective_scan import bidi_selective_scan_torch
+from mmmobilemamba.ops.wavelet_conv import wavelet_conv_torch
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIG = osp.join(REPO, 'configs', 'mobilemamba',
+                  'mobilemamba-{}_8xb128_in1k.py')
+TOOL = osp.join(REPO, 'tools', 'analysis_tools', 'get_flops.py')
+CPU = torch.device('cpu')
+# Table 1 of the paper (M).
+PAPER_PARAMS = dict(t2=8.8, t4=14.2, s6=15.0, b1=17.1, b2=17.1, b4=17.1)
+BACKBONE = dict(
+    type='mmmobilemamba.MobileMamba',
+    arch='b1',
+    out_indices=(1, 2, 3),
+    init_cfg=None)
+DETECTOR = dict(
+    _base_='mmdet::retinanet/retinanet_r50_fpn_1x_coco.py',
+    model=dict(
+        backbone=dict(_delete_=True, **BACKBONE),
+        neck=dict(in_channels=[200, 376, 448], start_level=0),
+        bbox_head=dict(anchor_generator=dict(strides=[16, 32, 64, 128, 256]))))
+SEGMENTOR = dict(
+    _base_='mmseg::_base_/models/fpn_r50.py',
+    default_scope='mmseg',
+    model=dict(
+        pretrained=None,
+        backbone=dict(_delete_=True, **BACKBONE),
+        neck=dict(in_channels=[200, 376, 448], num_outs=3),
+        decode_head=dict(
+            in_channels=[256, 256, 256],
+            in_index=[0, 1, 2],
+            feature_strides=[16, 32, 64],
+            num_classes=150)))
+
+
+@pytest.fixture(autouse=True, scope='module')
+def one_thread():
+    """Tracing needs no intra-op parallelism; one thread keeps it fast when
+    other processes share the cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope='module')
+def tool():
+    spec = importlib.util.spec_from_file_location('get_flops_tool', TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def build_classifier(arch):
+    from mmpretrain.registry import MODELS
+    init_default_scope('mmpretrain')
+    return MODELS.build(Config.fromfile(CONFIG.format(arch)).model).eval()
+
+
+def write_config(directory, cfg):
+    path = osp.join(str(directory), 'model.py')
+    lines = ["custom_imports = dict(imports=['mmmobilemamba'])"]
+    lines += [f'{key} = {value!r}' for key, value in cfg.items()]
+    with open(path, 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    return path
+
+
+def printed(out, label):
+    """The exact integer the tool prints for ``label`` (FLOPs, Params)."""
+    return int(re.search(rf'^{label}: \S+ \((\d+)', out, re.M).group(1))
+
+
+def analytic_counts(model, inputs):
+    """Closed-form scan / Haar counts from the shapes of an eager forward:
+    VMamba's ``9*B*L*D*N + B*D*L`` over the D = K * Di scanned channels, and
+    two 2x2 stride-2 grouped convs with 4C outputs per wavelet branch."""
+    counts = dict(scan=0, haar=0)
+
+    def on_ss2d(module, args):
+        batch, _, height, width = args[0].shape
+        scanned = module.directions * module.inner_channels
+        counts['scan'] += batch * height * width * scanned * (
+            9 * module.d_state + 1)
+
+    def on_wte(module, args):
+        batch, channels, height, width = args[0].shape
+        positions = batch * math.ceil(height / 2) * math.ceil(width / 2)
+        counts['haar'] += 2 * positions * 4 * channels * 2 * 2
+
+    handles = []
+    for module in model.modules():
+        if isinstance(module, (SS2D, WTEMamba)):
+            hook = on_ss2d if isinstance(module, SS2D) else on_wte
+            handles.append(module.register_forward_pre_hook(hook))
+    with torch.no_grad():
+        model(inputs)
+    for handle in handles:
+        handle.remove()
+    return counts
+
+
+def test_selective_scan_formula():
+    """VMamba's flops_selective_scan_fn(B=1, L=256, D=768, N=16)."""
+    assert selective_scan_flops(1, 256, 768, 16) == 28_508_160
+    with_z = selective_scan_flops(2, 256, 768, 16, with_z=True)
+    assert with_z == 2 * 28_508_160 + 2 * 256 * 768
+
+
+@pytest.mark.parametrize('arch', sorted(PAPER_PARAMS))
+def test_params_match_paper(arch):
+    """The counted parameters are the trainable ones plus the frozen Haar
+    banks (buffers here, parameters in the official code), the paper's
+    count to its 0.1M precision."""
+    model = build_classifier(arch)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    haar = sum(b.numel() for n, b in model.named_buffers() if 'wt_filter' in n)
+    assert count_parameters(model) == trainable + haar
+    assert round(count_parameters(model) / 1e6, 1) == PAPER_PARAMS[arch]
+
+
+def test_custom_ops_counted(tool, capsys):
+    """The scan and the Haar transform are counted, exactly as the formulas
+    give, on top of everything mmengine's plain analyzer counts; the tool
+    reports the same numbers."""
+    model = build_classifier('t2')
+    inputs = torch.randn(1, 3, 192, 192)
+    expected = analytic_counts(model, inputs)
+    model.forward = partial(model.forward, mode='tensor')
+    ours = MobileMambaFlopAnalyzer(model, (inputs, ))
+    plain = FlopAnalyzer(model, (inputs, ))
+    for analyzer in (ours, plain):
+        analyzer.unsupported_ops_warnings(False)
+        analyzer.uncalled_modules_warnings(False)
+    ops = ours.by_operator()
+    assert ops['selective_scan'] == expected['scan'] > 0
+    assert ops['wavelet_transform'] == expected['haar'] > 0
+    assert 'selective_scan' not in plain.by_operator()
+    assert ours.total() - plain.total() >= expected['scan']
+    # The scan's loop is one node, not hundreds of unhandled ops.
+    assert 'aten::addcmul' in plain.unsupported_ops()
+    assert 'aten::addcmul' not in ours.unsupported_ops()
+
+    tool.main([CONFIG.format('t2')])
+    out = capsys.readouterr().out
+    assert 'Input shape: (1, 3, 192, 192)' in out  # the native test crop
+    assert printed(out, 'FLOPs') == ours.total()
+    assert printed(out, 'Params') == count_parameters(model)
+
+
+def test_counts_scale_with_batch():
+    """Every handle counts per sample (mmengine's matmul handle does not
+    for the broadcast Haar matmuls, which the counting node replaces)."""
+    model = MobileMamba('t2').eval()
+    totals = [
+        MobileMambaFlopAnalyzer(model, torch.randn(batch, 3, 64, 96)).total()
+        for batch in (1, 2)
+    ]
+    assert totals[1] == 2 * totals[0]
+
+
+def test_counted_ops_keep_outputs_and_dispatch(monkeypatch):
+    """The counting nodes compute the same outputs; afterwards the ops are
+    dispatched as before (a forced backend stays forced, automatic
+    selection never picks the counting backend)."""
+    monkeypatch.delenv('MMMOBILEMAMBA_OPS_BACKEND', raising=False)
+    model = MobileMamba('t2').eval()
+    inputs = torch.randn(1, 3, 64, 96)
+    with torch.no_grad():
+        expected = model(inputs)
+    set_backend('torch', 'wavelet_conv')
+    try:
+        with counted_ops(), torch.no_grad():
+            assert dispatch('wavelet_conv', CPU) is not wavelet_conv_torch
+            outputs = model(inputs)
+        assert dispatch('wavelet_conv', CPU) is wavelet_conv_torch
+    finally:
+        set_backend(None, 'wavelet_conv')
+    assert dispatch('bidi_selective_scan', CPU) is bidi_selective_scan_torch
+    torch.testing.assert_close(outputs, expected, rtol=0, atol=0)
+    with counted_ops():
+        with pytest.raises(RuntimeError, match='no backward'):
+            model.train()(inputs.requires_grad_())[0].sum().backward()
+
+
+def test_cli_cfg_options(tool, capsys):
+    tool.main([
+        CONFIG.format('t2'), '--shape', '128', '--cfg-options',
+        'model.backbone.arch=t4', 'model.head.in_channels=448'
+    ])
+    out = capsys.readouterr().out
+    assert 'Input shape: (1, 3, 128, 128)' in out
+    assert printed(out, 'Params') == 14_176_090  # official T4 count
+
+
+@pytest.mark.parametrize('cfg, scope', [(DETECTOR, 'mmdet'),
+                                        (SEGMENTOR, 'mmseg')])
+def test_cli_dense_prediction(tool, capsys, tmp_path, cfg, scope):
+    """A detector and a segmentor on a MobileMamba-B1 backbone: the whole
+    model is counted, its backbone's scan included."""
+    tool.main([write_config(tmp_path, cfg), '--shape', '256', '320'])
+    out = capsys.readouterr().out
+    assert f'Model: {scope} ' in out
+    assert 'Input shape: (1, 3, 256, 320)' in out
+    assert re.search(r'^  selective_scan +\d', out, re.M)
+    backbone = MobileMamba('b1', out_indices=(1, 2, 3)).eval()
+    alone = MobileMambaFlopAnalyzer(backbone, (torch.randn(1, 3, 256, 320), ))
+    alone.uncalled_modules_warnings(False)
+    assert printed(out, 'FLOPs') > alone.total()
+    assert printed(out, 'Params') > parameter_count(backbone)['']
+
+
+def test_unknown_toolbox_raises():
+    cfg = Config(dict(model=dict(type='mmmobilemamba.MobileMamba')))
+    with pytest.raises(ValueError, match='default_scope'):
+        analyze_config(cfg)
