@@ -1,0 +1,58 @@
+"""Toolbox selection and CPU-only distributed setup for ``tools/``."""
+import importlib
+from datetime import timedelta
+
+import torch
+import torch.distributed as dist
+from mmengine.config import Config
+
+from .safe_globals import register_checkpoint_safe_globals
+
+SUPPORTED_SCOPES = ('mmpretrain', 'mmdet', 'mmseg')
+
+
+def setup_toolbox(cfg: Config) -> str:
+    """Register the modules of the toolbox named by ``cfg.default_scope``
+    (this package's are registered on import) and allow-list the Runner
+    checkpoint globals.
+
+    Returns:
+        str: The scope, one of :data:`SUPPORTED_SCOPES`.
+    """
+    scope = cfg.get('default_scope')
+    if scope not in SUPPORTED_SCOPES:
+        raise ValueError(f'default_scope must be one of {SUPPORTED_SCOPES}, '
+                         f'got {scope!r}')
+    toolbox_utils = importlib.import_module(f'{scope}.utils')
+    toolbox_utils.register_all_modules(init_default_scope=True)
+    register_checkpoint_safe_globals()
+    return scope
+
+
+def setup_cpu_distributed(cfg: Config) -> None:
+    """Make ``cfg.launcher='pytorch'`` work without a CUDA device.
+
+    mmengine pins a CUDA device while initialising the process group and
+    wraps the model with CUDA ``device_ids``; with no CUDA device this starts
+    a gloo process group from the launcher's environment (``RANK``,
+    ``WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT``) and wraps the model
+    without device ids. A no-op when not distributed or when CUDA is present.
+    """
+    launcher = cfg.get('launcher', 'none')
+    if launcher == 'none' or torch.cuda.is_available():
+        return
+    if launcher != 'pytorch':
+        raise RuntimeError(f'launcher {launcher!r} needs CUDA; without it '
+                           'use --launcher pytorch (gloo backend)')
+    dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+    dist_cfg['backend'] = 'gloo'
+    if not dist.is_initialized():
+        dist.init_process_group(
+            backend='gloo',
+            timeout=timedelta(seconds=dist_cfg.get('timeout', 1800)))
+    if cfg.get('model_wrapper_cfg') is None:
+        cfg.model_wrapper_cfg = dict(
+            type='MMDistributedDataParallel',
+            device_ids=None,
+            broadcast_buffers=False,
+            find_unused_parameters=cfg.get('find_unused_parameters', False))
