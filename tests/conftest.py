@@ -52,3 +52,11 @@ def fixture_file(fixtures_dir):
 def ops_fixture(fixture_file):
     """The official op outputs (``ops/ops.pt``)."""
     return fixture_file('ops', 'ops.pt')
+
+
+@pytest.fixture
+def pretrain_scope():
+    """mmpretrain as the default registry scope: its inferencers build their
+    pipelines in whatever scope is current, and other tests switch it."""
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmpretrain')

@@ -12,7 +12,8 @@ from mmengine.evaluator import DumpResults
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmmobilemamba.utils import setup_cpu_distributed, setup_toolbox
+from mmmobilemamba.utils import (setup_cpu_distributed, setup_toolbox,
+                                 teardown_distributed)
 
 
 def parse_args():
@@ -97,7 +98,10 @@ def main():
         if scope == 'mmdet':
             from mmdet.evaluation import DumpDetResults as dump
         runner.test_evaluator.metrics.append(dump(out_file_path=args.out))
-    runner.test()
+    try:
+        runner.test()
+    finally:
+        teardown_distributed()
 
 
 if __name__ == '__main__':

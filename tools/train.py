@@ -10,7 +10,8 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmmobilemamba.utils import setup_cpu_distributed, setup_toolbox
+from mmmobilemamba.utils import (setup_cpu_distributed, setup_toolbox,
+                                 teardown_distributed)
 
 
 def parse_args():
@@ -86,7 +87,10 @@ def main():
     setup_cpu_distributed(cfg)
     runner = (
         RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg))
-    runner.train()
+    try:
+        runner.train()
+    finally:
+        teardown_distributed()
 
 
 if __name__ == '__main__':

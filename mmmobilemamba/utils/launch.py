@@ -29,6 +29,13 @@ def setup_toolbox(cfg: Config) -> str:
     return scope
 
 
+def teardown_distributed() -> None:
+    """Destroy the process group, if any, before the process exits: a gloo
+    group left to the interpreter's shutdown can abort the process."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def setup_cpu_distributed(cfg: Config) -> None:
     """Make ``cfg.launcher='pytorch'`` work without a CUDA device.
 

@@ -10,6 +10,8 @@ import torch
 from mmpretrain import (FeatureExtractor, ImageClassificationInferencer,
                         get_model)
 
+pytestmark = pytest.mark.usefixtures('pretrain_scope')
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'mobilemamba',
                   'mobilemamba-t2_8xb128_in1k.py')

@@ -6,7 +6,6 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose
-from mmengine.registry import init_default_scope
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = sorted(
@@ -28,9 +27,8 @@ def variant(path):
 
 
 @pytest.fixture(autouse=True)
-def pretrain_scope():
+def transforms(pretrain_scope):
     import mmpretrain.datasets  # noqa: F401 (registers the transforms)
-    init_default_scope('mmpretrain')
 
 
 def test_all_variants_have_configs():

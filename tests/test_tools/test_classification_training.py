@@ -256,7 +256,7 @@ def test_stock_mmpretrain_entry_point(toy_root, tmp_path):
     assert list(val_metrics(work_dir)) == [1]
 
 
-def test_inferencer_on_the_trained_model(trained, toy_root):
+def test_inferencer_on_the_trained_model(trained, toy_root, pretrain_scope):
     from mmpretrain import ImageClassificationInferencer
     with torch.serialization.safe_globals(CHECKPOINT_SAFE_GLOBALS):
         inferencer = ImageClassificationInferencer(
