@@ -1,12 +1,22 @@
 """Datasets. Nothing here needs a toolbox, only numpy and Pillow."""
+import importlib
 
-__all__ = ['CLASSES', 'make_toy_classification']
+# Public name -> the module that defines it.
+_EXPORTS = {
+    'CLASSES': 'toy_classification',
+    'make_toy_classification': 'toy_classification',
+    'SEG_CLASSES': 'toy_segmentation',
+    'SEG_PALETTE': 'toy_segmentation',
+    'make_toy_segmentation': 'toy_segmentation',
+}
+
+__all__ = list(_EXPORTS)
 
 
 def __getattr__(name):
     # Imported on first use, so that ``python -m
     # mmmobilemamba.datasets.toy_classification`` runs the module only once.
-    if name in __all__:
-        from . import toy_classification
-        return getattr(toy_classification, name)
+    if name in _EXPORTS:
+        module = importlib.import_module(f'.{_EXPORTS[name]}', __name__)
+        return getattr(module, name)
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
