@@ -178,8 +178,8 @@ def test_resume(trained, toy_root):
     assert 'Epoch(train) [1]' not in output
     assert f'Epoch(train) [{EPOCHS + 1}]' in output
     with torch.serialization.safe_globals(CHECKPOINT_SAFE_GLOBALS):
-        checkpoint = torch.load(
-            osp.join(trained, f'epoch_{EPOCHS + 1}.pth'), weights_only=True)
+        resumed = osp.join(trained, f'epoch_{EPOCHS + 1}.pth')
+        checkpoint = torch.load(resumed, weights_only=True)
     assert checkpoint['meta']['epoch'] == EPOCHS + 1
 
 
@@ -209,7 +209,8 @@ def test_dist_train_two_processes(toy_root, tmp_path):
     assert list(val_metrics(work_dir)) == [1]
     # DDP keeps the parameters of both ranks identical.
     ranks = [
-        torch.load(osp.join(work_dir, f'rank{r}_params.pth')) for r in (0, 1)
+        torch.load(path, weights_only=True) for path in
+        [osp.join(work_dir, f'rank{r}_params.pth') for r in (0, 1)]
     ]
     assert ranks[0].keys() == ranks[1].keys()
     for name, param in ranks[0].items():
