@@ -5,6 +5,8 @@ import importlib
 _EXPORTS = {
     'CLASSES': 'toy_classification',
     'make_toy_classification': 'toy_classification',
+    'DET_CLASSES': 'toy_detection',
+    'make_toy_detection': 'toy_detection',
     'SEG_CLASSES': 'toy_segmentation',
     'SEG_PALETTE': 'toy_segmentation',
     'make_toy_segmentation': 'toy_segmentation',
