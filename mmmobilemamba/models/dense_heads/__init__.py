@@ -1,0 +1,3 @@
+from .ssd_head import SSDHead
+
+__all__ = ['SSDHead']

@@ -1,0 +1,3 @@
+from .trans_conv_fpn import TransConvFPN
+
+__all__ = ['TransConvFPN']
