@@ -4,11 +4,8 @@ Each tool runs as a subprocess with the real mmengine Runner, on CPU.
 """
 import glob
 import json
-import os
 import os.path as osp
 import pickle
-import socket
-import subprocess
 import sys
 
 import pytest
@@ -16,50 +13,15 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import HistoryBuffer
 from mmpretrain import get_model
+from tool_runner import RANK_HOOK, REPO, free_port, run, tool
 
 from mmmobilemamba.datasets import CLASSES, make_toy_classification
 from mmmobilemamba.utils import CHECKPOINT_SAFE_GLOBALS, setup_toolbox
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'mobilemamba', 'toy',
                   'mobilemamba-t2_1xb32_toy-cls.py')
 CHANCE = 100 / len(CLASSES)
 EPOCHS = Config.fromfile(CONFIG).train_cfg.max_epochs
-
-# Saves each rank's parameters at the end of training.
-RANK_HOOK = '''
-import torch
-from mmengine.hooks import Hook
-from mmengine.registry import HOOKS
-
-
-@HOOKS.register_module()
-class SaveRankParamsHook(Hook):
-
-    def after_train(self, runner):
-        model = getattr(runner.model, 'module', runner.model)
-        torch.save(dict(model.named_parameters()),
-                   f'{runner.work_dir}/rank{runner.rank}_params.pth')
-'''
-
-
-def run(args, extra_path=None, **env):
-    """Run ``args`` from the repository root; return its output."""
-    paths = [REPO, extra_path, os.environ.get('PYTHONPATH')]
-    env = dict(
-        os.environ,
-        PYTHONPATH=os.pathsep.join(p for p in paths if p),
-        PYTHON=sys.executable,
-        **env)
-    result = subprocess.run(
-        args, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-5000:]
-    return output
-
-
-def tool(name, *args, **kwargs):
-    return run([sys.executable, osp.join('tools', name), *args], **kwargs)
 
 
 def data_options(root):
@@ -67,12 +29,6 @@ def data_options(root):
         f'{split}_dataloader.dataset.data_root={root}'
         for split in ('train', 'val', 'test')
     ]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return str(s.getsockname()[1])
 
 
 def val_metrics(work_dir):

@@ -6,24 +6,20 @@ Each tool runs as a subprocess with the real mmengine Runner, on CPU.
 import glob
 import json
 import math
-import os
 import os.path as osp
-import socket
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
 from PIL import Image
+from tool_runner import RANK_HOOK, REPO, free_port, run, tool
 
 from mmmobilemamba.datasets import DET_CLASSES, make_toy_detection
 from mmmobilemamba.utils import CHECKPOINT_SAFE_GLOBALS
 
 pytest.importorskip('mmdet')
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 RETINANET = osp.join(REPO, 'configs', 'retinanet', 'toy',
                      'retinanet_mobilemamba-t2_fpn_toy-det.py')
 MASK_RCNN = osp.join(REPO, 'configs', 'mask_rcnn', 'toy',
@@ -31,41 +27,6 @@ MASK_RCNN = osp.join(REPO, 'configs', 'mask_rcnn', 'toy',
 ITERS = Config.fromfile(RETINANET).train_cfg.max_iters
 # Iterations of the short runs: Mask R-CNN's and the distributed one.
 SHORT_ITERS = 30
-
-# Saves each rank's parameters at the end of training.
-RANK_HOOK = '''
-import torch
-from mmengine.hooks import Hook
-from mmengine.registry import HOOKS
-
-
-@HOOKS.register_module()
-class SaveRankParamsHook(Hook):
-
-    def after_train(self, runner):
-        model = getattr(runner.model, 'module', runner.model)
-        torch.save(dict(model.named_parameters()),
-                   f'{runner.work_dir}/rank{runner.rank}_params.pth')
-'''
-
-
-def run(args, extra_path=None, **env):
-    """Run ``args`` from the repository root; return its output."""
-    paths = [REPO, extra_path, os.environ.get('PYTHONPATH')]
-    env = dict(
-        os.environ,
-        PYTHONPATH=os.pathsep.join(p for p in paths if p),
-        PYTHON=sys.executable,
-        **env)
-    result = subprocess.run(
-        args, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-5000:]
-    return output
-
-
-def tool(name, *args, **kwargs):
-    return run([sys.executable, osp.join('tools', name), *args], **kwargs)
 
 
 def data_options(root):
@@ -84,12 +45,6 @@ def short_run_options(iters):
         f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
         f'default_hooks.checkpoint.interval={iters}'
     ]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return str(s.getsockname()[1])
 
 
 def val_metrics(work_dir):
