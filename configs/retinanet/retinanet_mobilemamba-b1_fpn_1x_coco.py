@@ -1,6 +1,7 @@
 _base_ = [
     'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py',
     '../_base_/models/mobilemamba-b1_det.py',
+    '../_base_/schedules/mobilemamba_det_adamw_1x.py',
 ]
 
 # RetinaNet with MobileMamba-B1 on COCO, 1x schedule, as the official config.
@@ -18,24 +19,6 @@ model = dict(
         num_outs=5,
         num_extra_trans_convs=1))
 
-max_epochs = 12
-train_cfg = dict(max_epochs=max_epochs)
-param_scheduler = [
-    dict(
-        type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=500),
-    dict(
-        type='CosineAnnealingLR',
-        eta_min=0,
-        begin=max_epochs // 2,
-        end=max_epochs,
-        T_max=max_epochs // 2,
-        by_epoch=True,
-        convert_to_iter_based=True)
-]
-optim_wrapper = dict(
-    _delete_=True,
-    type='OptimWrapper',
-    optimizer=dict(
-        type='AdamW', lr=2e-4, betas=(0.9, 0.999), weight_decay=0.05),
-    paramwise_cfg=dict(custom_keys={'norm': dict(decay_mult=0.)}),
-    clip_grad=dict(max_norm=0.1, norm_type=2))
+train_cfg = dict(max_epochs=12)
+param_scheduler = {{_base_.warmup_cosine_1x}}
+optim_wrapper = {{_base_.adamw_optim_wrapper}}
