@@ -8,7 +8,7 @@ custom_imports = dict(imports=['mmmobilemamba'], allow_failed_imports=False)
 #   data/custom_dataset/val/<class>/<image>
 # Set num_classes to the number of class folders. The base is ResNet-50's
 # ImageNet config: its 224x224 pipelines, one GPU of 32 images.
-num_classes = 6
+num_classes = 10
 data_root = 'data/custom_dataset'
 
 model = dict(
