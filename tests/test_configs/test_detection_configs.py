@@ -1,15 +1,16 @@
 """The mmdet configs build, round-trip, train a step and predict on CPU."""
+import copy
 import glob
 import os.path as osp
 import re
 
 import pytest
 import torch
+import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import init_default_scope
-from mmengine.structures import InstanceData
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = sorted(
@@ -39,26 +40,33 @@ def count_params(model):
         b.numel() for n, b in model.named_buffers() if 'wt_filter' in n)
 
 
-def samples(size, with_mask, num=1):
-    from mmdet.structures import DetDataSample
-    from mmdet.structures.mask import BitmapMasks
-    sample = DetDataSample()
-    boxes = torch.tensor([[32., 48., 200., 180.], [150., 100., 300., 290.]])
-    instances = InstanceData(bboxes=boxes, labels=torch.tensor([3, 17]))
-    if with_mask:
-        masks = torch.zeros(2, size, size, dtype=torch.uint8)
-        for mask, (x1, y1, x2, y2) in zip(masks, boxes.long().tolist()):
-            mask[y1:y2, x1:x2] = 1
-        instances.masks = BitmapMasks(masks.numpy(), size, size)
-    sample.gt_instances = instances
-    sample.set_metainfo(
-        dict(
-            img_shape=(size, size),
-            ori_shape=(size, size),
-            pad_shape=(size, size),
-            batch_input_shape=(size, size),
-            scale_factor=(1., 1.)))
-    return [sample.clone() for _ in range(num)]
+@pytest.fixture(scope='module')
+def det_root(tmp_path_factory):
+    from mmmobilemamba.datasets import make_toy_detection
+    return make_toy_detection(str(tmp_path_factory.mktemp('toy_det')))
+
+
+def toy_batch(cfg, split, root, num=2, size=None):
+    """``num`` toy images through the config's own ``split`` pipeline,
+    collated (``size``: the side of its Resize, to keep the CPU test fast)."""
+    from mmdet.registry import DATASETS
+    from mmengine.dataset import pseudo_collate
+
+    from mmmobilemamba.datasets import DET_CLASSES
+    dataset = cfg[f'{split}_dataloader'].dataset
+    dataset = copy.deepcopy(dataset.get('dataset', dataset))  # RepeatDataset
+    folder = 'train' if split == 'train' else 'val'
+    dataset.update(
+        data_root=root,
+        ann_file=f'annotations/instances_{folder}.json',
+        data_prefix=dict(img=f'{folder}/'),
+        metainfo=dict(classes=DET_CLASSES))
+    if size is not None:
+        for transform in dataset.pipeline:
+            if transform.type == 'Resize':
+                transform.scale = (size, size)
+    dataset = DATASETS.build(dataset)
+    return pseudo_collate([dataset[i] for i in range(num)])
 
 
 def test_every_official_detector_has_a_config():
@@ -67,7 +75,8 @@ def test_every_official_detector_has_a_config():
 
 
 @pytest.mark.parametrize('path', CONFIGS)
-def test_config_builds_round_trips_trains_and_predicts(path, tmp_path):
+def test_config_builds_round_trips_trains_and_predicts(path, tmp_path,
+                                                       det_root):
     cfg, model = build(path)
     kind = osp.basename(path).split('_')[0].split('-')[0]
     assert cfg.model.backbone.arch == 'b1'
@@ -86,17 +95,26 @@ def test_config_builds_round_trips_trains_and_predicts(path, tmp_path):
     if path.endswith('512.py'):
         assert cfg.test_pipeline[1].scale == (512, 512)
         assert cfg.model.bbox_head.anchor_generator.strides[-1] == 512
+    optimizer = cfg.optim_wrapper.optimizer
+    assert optimizer.type == 'AdamW' and optimizer.weight_decay == 0.05
+    assert optimizer.lr == (2.4e-3 if kind == 'ssdlite' else 2e-4)
+    assert cfg.optim_wrapper.clip_grad.max_norm == 0.1
     if kind in NECK_STRIDES:
-        assert cfg.optim_wrapper.optimizer.type == 'AdamW'
         feats = model.extract_feat(torch.randn(1, 3, 128, 128))
         assert [128 // f.shape[-1] for f in feats] == NECK_STRIDES[kind]
 
+    # A training step and a prediction on toy COCO images through the
+    # config's own pipelines (SSDLite's at its native size; the 1333x800
+    # Resize of the others at 320 for speed).
+    size = None if kind == 'ssdlite' else 320
     model.train()
     # two images: SSD's last BN layers see 1x1 maps
-    losses = model(
-        torch.randn(2, 3, 320, 320),
-        samples(320, kind == 'mask', 2),
-        mode='loss')
+    data = model.data_preprocessor(
+        toy_batch(cfg, 'train', det_root, size=size), training=True)
+    assert all(len(s.gt_instances) > 0 for s in data['data_samples'])
+    if kind == 'mask':
+        assert all('masks' in s.gt_instances for s in data['data_samples'])
+    losses = model(**data, mode='loss')
     total = sum(
         sum(v) if isinstance(v, list) else v  # SSD/RPN give lists
         for k, v in losses.items() if 'loss' in k)
@@ -106,9 +124,10 @@ def test_config_builds_round_trips_trains_and_predicts(path, tmp_path):
 
     model.eval()
     with torch.no_grad():
-        result, = model(
-            torch.randn(1, 3, 320, 320), samples(320, False), mode='predict')
+        result, = model.test_step(
+            toy_batch(cfg, 'test', det_root, num=1, size=size))
     assert result.pred_instances.bboxes.shape[1] == 4
+    assert result.ori_shape == result.metainfo['ori_shape']
     if kind == 'mask':
         assert 'masks' in result.pred_instances
 
@@ -147,3 +166,26 @@ def test_neck_without_trans_convs_is_mmdet_fpn(extra):
     ]
     for a, b in zip(ours(feats), theirs(feats)):
         torch.testing.assert_close(a, b)
+
+
+def test_neck_refines_the_finest_level_with_the_first_extra_conv():
+    """The official pairing: ``extra_fpn_convs[0]`` refines the output of
+    the last transposed conv (stride 4), ``extra_fpn_convs[1]`` that of the
+    first (stride 8), so official Mask R-CNN checkpoints load as trained."""
+    from mmmobilemamba.models.necks import TransConvFPN
+    neck = TransConvFPN([8, 16, 32], 8, num_outs=5,
+                        num_extra_trans_convs=2).eval()
+    feats = [
+        torch.randn(1, 8 * 2**i, 16 // 2**i, 16 // 2**i) for i in range(3)
+    ]
+    outs = neck(feats)
+    with torch.no_grad():
+        lateral = neck.lateral_convs[2](feats[2])
+        for level in (1, 0):
+            lateral = neck.lateral_convs[level](feats[level]) + F.interpolate(
+                lateral, size=feats[level].shape[2:])
+        stride8 = neck.extra_trans_convs[0](lateral)
+        stride4 = neck.extra_trans_convs[1](stride8)
+        torch.testing.assert_close(outs[0], neck.extra_fpn_convs[0](stride4))
+        torch.testing.assert_close(outs[1], neck.extra_fpn_convs[1](stride8))
+    assert [o.shape[-1] for o in outs] == [64, 32, 16, 8, 4]

@@ -17,8 +17,11 @@ class TransConvFPN(FPN):
     MobileMamba's finest output has stride 16, so detectors that expect
     stride-4 or stride-8 maps get them from the finest lateral (after the
     top-down sum): ``num_extra_trans_convs`` successive 2x2 stride-2
-    transposed convs, each followed by its own 3x3 conv. This is the neck the
-    official detection code names ``EfficientViTFPN``.
+    transposed convs; ``extra_fpn_convs[i]`` (3x3) then refines the i-th
+    finest of them, so ``extra_trans_convs.0`` makes stride 8 while
+    ``extra_fpn_convs.0`` refines stride 4 when there are two. This is the
+    neck, with the parameter names, that the official detection code calls
+    ``EfficientViTFPN``, so its checkpoints load unchanged.
 
     Outputs, highest resolution first: the ``num_extra_trans_convs`` finer
     levels, the FPN levels of the used backbone levels, then
@@ -135,10 +138,10 @@ class TransConvFPN(FPN):
                 source = self.fpn_convs[i](source)
                 outs.append(source)
 
-        finer = []
+        upsampled = []  # finest first
         x = laterals[0]
-        for trans_conv, fpn_conv in zip(self.extra_trans_convs,
-                                        self.extra_fpn_convs):
+        for trans_conv in self.extra_trans_convs:
             x = trans_conv(x)
-            finer.insert(0, fpn_conv(x))
+            upsampled.insert(0, x)
+        finer = [conv(x) for conv, x in zip(self.extra_fpn_convs, upsampled)]
         return tuple(finer + outs)
