@@ -98,7 +98,9 @@ def _direction_params(dt_b_ptr, a_log_ptr, d_ptr, k: tl.constexpr, d, d_mask,
     return bias, A, D
 
 
-@triton.jit
+# Channel and rank counts are not specialised on (fewer compilations); the
+# length is, for aligned loads.
+@triton.jit(do_not_specialize=['Di', 'R'])
 def _bidi_scan_fwd_kernel(x_ptr, proj_ptr, dt_w_ptr, dt_b_ptr, a_log_ptr,
                           d_ptr, y_ptr, Di, L, R, BLOCK_D: tl.constexpr,
                           BLOCK_L: tl.constexpr):
@@ -128,7 +130,7 @@ def _bidi_scan_fwd_kernel(x_ptr, proj_ptr, dt_w_ptr, dt_b_ptr, a_log_ptr,
             tl.debug_barrier()  # direction 1 adds to what direction 0 wrote
 
 
-@triton.jit
+@triton.jit(do_not_specialize=['Di', 'R', 'n_chunks', 'n_dblocks'])
 def _bidi_scan_bwd_kernel(x_ptr, proj_ptr, dt_w_ptr, dt_b_ptr, a_log_ptr,
                           d_ptr, g_ptr, carry_ptr, du_ptr, dz_ptr, dbc_ptr,
                           dparam_ptr, Di, L, R, n_chunks, n_dblocks,

@@ -20,7 +20,7 @@ from ..haar import _bank, haar_dwt_torch, haar_idwt_torch
 BLOCK = 512
 
 
-@triton.jit
+@triton.jit(do_not_specialize=['C', 'H', 'W', 'h2', 'w2', 'total'])
 def _haar_analysis_kernel(x_ptr, f_ptr, out_ptr, C, H, W, h2, w2, total,
                           BLOCK: tl.constexpr):
     idx = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
@@ -47,7 +47,7 @@ def _haar_analysis_kernel(x_ptr, f_ptr, out_ptr, C, H, W, h2, w2, total,
             dst + k * h2 * w2, coeff.to(out_ptr.dtype.element_ty), mask=valid)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=['C', 'H', 'W', 'h2', 'w2', 'total'])
 def _haar_synthesis_kernel(coeff_ptr, f_ptr, out_ptr, C, H, W, h2, w2, total,
                            BLOCK: tl.constexpr):
     idx = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)

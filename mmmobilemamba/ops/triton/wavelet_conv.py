@@ -26,7 +26,7 @@ def _subband(f_ptr, x00, x01, x10, x11):
             tl.load(f_ptr + 2) * x10 + tl.load(f_ptr + 3) * x11)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=['C', 'H', 'W', 'h2', 'w2', 'total'])
 def _wavelet_conv_fwd_kernel(x_ptr, wt_ptr, iwt_ptr, weight_ptr, scale_ptr,
                              out_ptr, C, H, W, h2, w2, total, K: tl.constexpr,
                              BLOCK: tl.constexpr):
