@@ -1,4 +1,6 @@
 """MobileMamba backbone."""
+import pickle
+import warnings
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
@@ -10,7 +12,11 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmmobilemamba.registry import MODELS
 from ..layers import MobileMambaBlock, StageDownsample
-from ..utils import check_state_dict
+from ..utils import IncompatibleCheckpointError, check_state_dict
+
+# What torch.load raises for a truncated, corrupt or code-carrying file.
+_UNREADABLE_CHECKPOINT_ERRORS = (pickle.UnpicklingError, RuntimeError,
+                                 EOFError, KeyError)
 
 
 class MobileMambaStage(BaseModule):
@@ -243,10 +249,14 @@ class MobileMamba(BaseModule):
         required = set(cls.arch_zoo['t2'])
         missing, extra = required - set(arch), set(arch) - required
         if missing or extra:
+            found = [
+                f'{what} {sorted(keys)}'
+                for what, keys in (('missing', missing), ('unexpected', extra))
+                if keys
+            ]
             raise ValueError(
                 'a custom MobileMamba arch dict needs exactly the keys '
-                f'{sorted(required)}; missing {sorted(missing)}, '
-                f'unexpected {sorted(extra)}')
+                f'{sorted(required)}; {", ".join(found)}')
         for key in ('embed_dims', 'depths', 'kernel_sizes', 'global_ratios',
                     'local_ratios'):
             if len(arch[key]) != 3:
@@ -274,16 +284,23 @@ class MobileMamba(BaseModule):
         if x.dim() != 4:
             raise ValueError('MobileMamba expects a 4D (B, C, H, W) input, '
                              f'got shape {tuple(x.shape)}')
-        if x.shape[1] != self.in_channels:
+        if torch.jit.is_tracing():
+            # Sizes are tensors while tracing: the example input is checked
+            # as constants (the trace records none of it), without warnings.
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore', torch.jit.TracerWarning)
+                shape = tuple(int(size) for size in x.shape)
+        else:
+            shape = tuple(x.shape)
+        if shape[1] != self.in_channels:
             raise ValueError(
                 f'MobileMamba was built for {self.in_channels}-channel '
-                f'inputs, got {x.shape[1]} channels (shape '
-                f'{tuple(x.shape)}); convert the images or set '
-                f'in_channels={x.shape[1]}')
+                f'inputs, got {shape[1]} channels (shape {shape}); convert '
+                f'the images or set in_channels={shape[1]}')
         stride = self.level_strides[max(self.out_indices)]
-        if min(x.shape[2:]) < stride:
+        if min(shape[2:]) < stride:
             raise ValueError(
-                f'input of size {x.shape[2]}x{x.shape[3]} is smaller than the '
+                f'input of size {shape[2]}x{shape[3]} is smaller than the '
                 f'total stride {stride} of the deepest requested level '
                 f'{max(self.out_indices)}; resize inputs to at least '
                 f'{stride}x{stride} or request shallower out_indices')
@@ -316,16 +333,42 @@ class MobileMamba(BaseModule):
         return self
 
     def init_weights(self) -> None:
-        super().init_weights()
         if isinstance(self.init_cfg, dict) and \
                 self.init_cfg.get('type') == 'Pretrained':
+            self._init_from_pretrained()
             return
+        super().init_weights()
         # The block layout is EfficientViT's, whose Conv2d_BN zero-inits the
         # BN gain that closes a block's depthwise, FFN and mixer branches and
         # every FFN branch, so those residual branches start at zero.
         for name, module in self.named_modules():
             if name.endswith(('dw0.bn', 'dw1.bn', 'pw2.bn', 'mrffi.proj.bn')):
                 nn.init.zeros_(module.weight)
+
+    def _init_from_pretrained(self) -> None:
+        """``init_cfg=dict(type='Pretrained', ...)``: all or nothing (a failed
+        load leaves the weights as they were), with a clear error for a file
+        that cannot be read (torch's own errors for a corrupt file can be
+        bare, e.g. ``KeyError: 101`` or an empty ``EOFError``)."""
+        before = {k: v.clone() for k, v in self.state_dict().items()}
+        try:
+            super().init_weights()
+        except BaseException as err:
+            with torch.no_grad():
+                for key, value in self.state_dict().items():
+                    value.copy_(before[key])
+            if isinstance(err, IncompatibleCheckpointError) or \
+                    not isinstance(err, _UNREADABLE_CHECKPOINT_ERRORS):
+                raise
+            raise RuntimeError(
+                'cannot read the pretrained checkpoint '
+                f'{self.init_cfg.get("checkpoint")!r} of MobileMamba '
+                f'({type(err).__name__}: {err}). It is read with '
+                'torch.load(..., weights_only=True): a truncated or corrupt '
+                'file must be downloaded or saved again, and a file whose '
+                'unpickling needs code is refused (convert official '
+                'checkpoints with tools/model_converters/'
+                'mobilemamba_to_mmpretrain.py)') from err
 
     def switch_to_deploy(self) -> None:
         """Fuse every BatchNorm into its convolution, in place."""
