@@ -56,13 +56,27 @@ def _softplus(z):
 
 
 @triton.jit
-def _chunk_inputs(x_ptr, proj_ptr, dt_w_ptr, b, k: tl.constexpr, d, d_mask,
-                  bias, A, t, Di, L, R):
+def _chunk_inputs(x_ptr,
+                  proj_ptr,
+                  dt_w_ptr,
+                  b,
+                  k: tl.constexpr,
+                  d,
+                  d_mask,
+                  bias,
+                  A,
+                  t,
+                  Di,
+                  L,
+                  R,
+                  MAP_ORDER: tl.constexpr = False):
     """Load a (channels, steps) chunk of direction ``k`` and compute
     ``z`` (pre-softplus step), ``delta``, ``a = exp(delta A)``, the drive
-    ``delta B u``, and ``u``, ``B``, ``C``, ``pos`` (map positions)."""
+    ``delta B u``, and ``u``, ``B``, ``C``, ``pos`` (map positions). Step
+    ``t`` is map position ``t`` in direction 0 and ``L - 1 - t`` in
+    direction 1, unless ``MAP_ORDER`` (then always ``t``)."""
     t_mask = t < L
-    if k == 0:
+    if k == 0 or MAP_ORDER:
         pos = t
     else:
         pos = L - 1 - t
@@ -103,31 +117,53 @@ def _direction_params(dt_b_ptr, a_log_ptr, d_ptr, k: tl.constexpr, d, d_mask,
 @triton.jit(do_not_specialize=['Di', 'R'])
 def _bidi_scan_fwd_kernel(x_ptr, proj_ptr, dt_w_ptr, dt_b_ptr, a_log_ptr,
                           d_ptr, y_ptr, Di, L, R, BLOCK_D: tl.constexpr,
-                          BLOCK_L: tl.constexpr):
+                          BLOCK_L: tl.constexpr, ONE_CHUNK: tl.constexpr):
     b = tl.program_id(0)
     d = tl.program_id(1) * BLOCK_D + tl.arange(0, BLOCK_D)
     d_mask = d < Di
     steps = tl.arange(0, BLOCK_L)
     y_base = y_ptr + b.to(tl.int64) * Di * L + d[:, None] * L
-    for k in tl.static_range(2):
-        bias, A, D = _direction_params(dt_b_ptr, a_log_ptr, d_ptr, k, d,
-                                       d_mask, Di)
-        h = tl.zeros([BLOCK_D], dtype=tl.float32)
-        for start in range(0, L, BLOCK_L):
-            t = start + steps
+    if ONE_CHUNK:
+        # One chunk: direction 1 is a reverse scan of the same map-order
+        # tile, so both directions are summed in registers and stored once.
+        y = tl.zeros([BLOCK_D, BLOCK_L], dtype=tl.float32)
+        for k in tl.static_range(2):
+            bias, A, D = _direction_params(dt_b_ptr, a_log_ptr, d_ptr, k, d,
+                                           d_mask, Di)
             z, delta, a, drive, u, B, C, pos, mask = _chunk_inputs(
-                x_ptr, proj_ptr, dt_w_ptr, b, k, d, d_mask, bias, A, t, Di, L,
-                R)
-            a_cum, h_cum = tl.associative_scan((a, drive), 1, _linear_combine)
-            hs = a_cum * h[:, None] + h_cum
-            y = C[None, :] * hs + D[:, None] * u
-            if k == 1:
-                y += tl.load(y_base + pos[None, :], mask=mask, other=0.)
-            tl.store(y_base + pos[None, :], y, mask=mask)
-            last = tl.minimum(start + BLOCK_L, L) - 1
-            h = tl.sum(tl.where(t[None, :] == last, hs, 0.), axis=1)
-        if k == 0:
-            tl.debug_barrier()  # direction 1 adds to what direction 0 wrote
+                x_ptr, proj_ptr, dt_w_ptr, b, k, d, d_mask, bias, A, steps, Di,
+                L, R, True)
+            if k == 0:
+                _, hs = tl.associative_scan((a, drive), 1, _linear_combine)
+            else:
+                _, hs = tl.associative_scan((a, drive),
+                                            1,
+                                            _linear_combine,
+                                            reverse=True)
+            y += C[None, :] * hs + D[:, None] * u
+        tl.store(y_base + steps[None, :], y, mask=mask)
+    else:
+        for k in tl.static_range(2):
+            bias, A, D = _direction_params(dt_b_ptr, a_log_ptr, d_ptr, k, d,
+                                           d_mask, Di)
+            h = tl.zeros([BLOCK_D], dtype=tl.float32)
+            for start in range(0, L, BLOCK_L):
+                t = start + steps
+                z, delta, a, drive, u, B, C, pos, mask = _chunk_inputs(
+                    x_ptr, proj_ptr, dt_w_ptr, b, k, d, d_mask, bias, A, t, Di,
+                    L, R)
+                a_cum, h_cum = tl.associative_scan((a, drive), 1,
+                                                   _linear_combine)
+                hs = a_cum * h[:, None] + h_cum
+                y = C[None, :] * hs + D[:, None] * u
+                if k == 1:
+                    y += tl.load(y_base + pos[None, :], mask=mask, other=0.)
+                tl.store(y_base + pos[None, :], y, mask=mask)
+                last = tl.minimum(start + BLOCK_L, L) - 1
+                h = tl.sum(tl.where(t[None, :] == last, hs, 0.), axis=1)
+            if k == 0:
+                tl.debug_barrier(
+                )  # direction 1 adds to what direction 0 wrote
 
 
 @triton.jit(do_not_specialize=['Di', 'R', 'n_chunks', 'n_dblocks'])
@@ -239,6 +275,7 @@ def bidi_scan(x: Tensor, proj: Tensor, dt_weight: Tensor, dt_bias: Tensor,
         dt_weight.shape[-1],
         BLOCK_D=block_d,
         BLOCK_L=block_l,
+        ONE_CHUNK=length <= block_l,
         num_warps=4)
     return y
 
