@@ -68,6 +68,10 @@ def test_float32_forward_and_gradients(shape):
         ('x', 'x_proj', 'dt_proj', 'dt_bias', 'A_logs', 'Ds'), grads,
             ref_grads):
         assert grad.dtype == torch.float32, name
+        if name == 'A_logs' and height * width == 1:
+            # One step never decays the state: 0, up to float32 rounding.
+            assert grad.abs().max() < 1e-6
+            continue
         assert relative_error(grad, ref_grad) < 1e-5, name
 
 
