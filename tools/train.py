@@ -12,6 +12,7 @@ from mmengine.runner import Runner
 
 from mmmobilemamba.utils import (setup_cpu_distributed, setup_toolbox,
                                  teardown_distributed)
+from mmmobilemamba.utils.random_state import RandomStateHook
 
 
 def parse_args():
@@ -87,6 +88,9 @@ def main():
     setup_cpu_distributed(cfg)
     runner = (
         RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg))
+    # Checkpoints carry the random states, so that --resume continues as
+    # the uninterrupted training would have.
+    runner.register_hook(RandomStateHook())
     try:
         runner.train()
     finally:
