@@ -198,6 +198,7 @@ def summary_markdown(results, args, device, seconds):
 def main():
     args = parse_args()
     start = time.perf_counter()
+    # Before torch and the toolboxes load: hiding CUDA must come first.
     device = select_device(args.device)
     from mmengine.logging import MMLogger
     os.makedirs(args.work_dir, exist_ok=True)
