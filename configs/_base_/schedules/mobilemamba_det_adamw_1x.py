@@ -1,6 +1,7 @@
-# The official MobileMamba detection schedule: AdamW lr 2e-4, wd 0.05 (none
-# on norms), gradient clipping at 0.1, 12 epochs with a 500-iteration linear
-# warm-up and cosine over the second half. Detection configs use it as
+# The MobileMamba detection schedule: AdamW lr 2e-4, wd 0.05 (none on
+# norms), gradient clipping at 0.1, 12 epochs with a 500-iteration linear
+# warm-up from lr * 1e-5 and cosine over the second half, as in the authors'
+# downstream configs. Detection configs use it as
 # ``optim_wrapper = {{_base_.adamw_optim_wrapper}}`` and
 # ``param_scheduler = {{_base_.warmup_cosine_1x}}``.
 adamw_optim_wrapper = dict(
@@ -12,7 +13,7 @@ adamw_optim_wrapper = dict(
     clip_grad=dict(max_norm=0.1, norm_type=2))
 warmup_cosine_1x = [
     dict(
-        type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=500),
+        type='LinearLR', start_factor=1e-5, by_epoch=False, begin=0, end=500),
     dict(
         type='CosineAnnealingLR',
         eta_min=0,
