@@ -48,10 +48,8 @@ def test_training_step(benchmark):
 
 
 def test_autocast_rows(benchmark):
-    rows = benchmark.main([
-        '--arch', 't2', '--mode', 'train', '--batch-size', '2', '--dtype',
-        'fp32', 'bf16', *FAST
-    ])
+    rows = benchmark.main(
+        ['--arch', 't2', '--dtype', 'fp32', 'bf16', '--fuse', *FAST])
     assert [r['dtype'] for r in rows] == ['fp32', 'bf16']
 
 
