@@ -29,12 +29,12 @@ CHANGES = {
         'custom_imports', 'model.backbone', 'model.neck.in_channels',
         'model.bbox_head.anchor_generator.strides',
         'model.data_preprocessor.mean', 'model.data_preprocessor.std',
-        'model.data_preprocessor.bgr_to_rgb'
+        'model.data_preprocessor.bgr_to_rgb',
+        'model.data_preprocessor.pad_size_divisor'
     },
 }
 # Image sizes of the pipelines divided by: Faster R-CNN's 1333x800 becomes
-# 267x160, RTMDet's 640x640 (and its 1280 resize) 128x128 (and 256). RTMDet's
-# PAFPN upsamples by 2, so its input sides must be multiples of 64.
+# 267x160, RTMDet's 640x640 (and its 1280 resize) 128x128 (and 256).
 SHRINK = {FASTER_RCNN: 5, RTMDET: 5}
 HEADS = {FASTER_RCNN: ('rpn_head.', 'roi_head.'), RTMDET: ('bbox_head.', )}
 LOSSES = {
