@@ -11,6 +11,7 @@ and state index ``n``::
 MobileMamba uses ``N = 1`` (d_state 1) and ``K = 2`` groups, one per scan
 direction.
 """
+import math
 from typing import Optional
 
 import torch
@@ -48,6 +49,23 @@ def selective_scan(u: Tensor,
                                                 delta_bias, delta_softplus)
 
 
+def chunk_carry_weights(log_decays: Tensor) -> Tensor:
+    """Decay between the ends of chunks: (..., nc) -> (..., nc, nc).
+
+    ``W[..., c, j] = exp(log_decays[j+1] + ... + log_decays[c])`` for
+    ``j <= c`` (1 on the diagonal) and 0 above it. The sums are cumulative
+    sums of masked copies rather than differences of one cumulative sum, so
+    no precision is lost to cancellation, and every exponent is <= 0 for
+    non-positive ``log_decays``.
+    """
+    chunks = log_decays.shape[-1]
+    ones = torch.ones(
+        chunks, chunks, dtype=torch.bool, device=log_decays.device)
+    terms = log_decays.unsqueeze(-1).expand(*log_decays.shape, chunks)
+    sums = terms.masked_fill(~ones.tril(-1), 0).cumsum(-2)
+    return sums.masked_fill(~ones.tril(), float('-inf')).exp()
+
+
 @register_op('selective_scan', 'torch')
 def selective_scan_torch(u: Tensor,
                          delta: Tensor,
@@ -57,40 +75,57 @@ def selective_scan_torch(u: Tensor,
                          D: Optional[Tensor] = None,
                          delta_bias: Optional[Tensor] = None,
                          delta_softplus: bool = True) -> Tensor:
-    """Pure-PyTorch selective scan; gradients come from autograd.
+    """Pure-PyTorch selective scan, chunked; gradients come from autograd.
 
-    Everything that does not depend on the previous state is computed for
-    all steps at once; the loop over ``L`` is one fused multiply-add per step
-    on a (Bt, K*Dk, N) state, so memory stays O(Bt * K*Dk * L * N).
+    The sequence is cut into ``nc`` chunks of ``T = ceil(sqrt(L))`` steps.
+    All chunks are scanned at once from a zero state, one multiply-add per
+    step (``T`` steps instead of ``L``). The state each chunk starts from is
+    then a sum over the earlier chunks' final states weighted by
+    :func:`chunk_carry_weights`, and reaches step ``t`` of the chunk decayed
+    by ``exp(cumsum(delta * A))`` over the chunk so far. Memory stays
+    O(Bt * K*Dk * N * L); every exponent is <= 0 for a negative ``A``.
     """
     batch, channels, length = u.shape
     groups, n_state = B.shape[1], A.shape[1]
     if channels % groups:
         raise ValueError(f'the {channels} channels of u cannot be split '
                          f'into the {groups} groups of B and C')
+    per_group = channels // groups
     dtype = torch.promote_types(u.dtype, torch.float32)
     u, delta, A, B, C = (t.to(dtype) for t in (u, delta, A, B, C))
     if delta_bias is not None:
         delta = delta + delta_bias.to(dtype)[:, None]
     if delta_softplus:
         delta = F.softplus(delta)
-    per_group = channels // groups
+    steps = math.isqrt(length - 1) + 1
+    chunks = -(-length // steps)
+    pad = chunks * steps - length
 
-    def per_channel(bc: Tensor) -> Tensor:  # (Bt,K,N,L) -> (L,Bt,K*Dk,N)
-        bc = bc.permute(3, 0, 1, 2).unsqueeze(3)
-        return bc.expand(length, batch, groups, per_group,
-                         n_state).reshape(length, batch, channels, n_state)
+    def step_major(x: Tensor) -> Tensor:
+        """(..., L) -> (T, ..., nc): step t of every chunk, contiguous."""
+        x = F.pad(x, (0, pad)) if pad else x
+        x = x.unflatten(-1, (chunks, steps))
+        return x.permute(x.dim() - 1, *range(x.dim() - 1)).contiguous()
 
-    delta_t = delta.permute(2, 0, 1).unsqueeze(-1)  # (L, Bt, KD, 1)
-    decay = torch.exp(delta_t * A)  # (L, Bt, KD, N)
-    drive = (delta_t * u.permute(2, 0, 1).unsqueeze(-1)) * per_channel(B)
-    h = drive.new_zeros(batch, channels, n_state)
-    states = []
-    for t in range(length):
+    # Shapes (T, Bt, K, Dk, N, nc); B and C broadcast over Dk.
+    delta = step_major(delta).view(steps, batch, groups, per_group, 1, chunks)
+    log_decay = delta * A.view(groups, per_group, n_state, 1)
+    decay = log_decay.exp()
+    drive = delta * step_major(u).view_as(delta) * step_major(B).unsqueeze(3)
+    h = drive[0]
+    states = [h]
+    for t in range(1, steps):
         h = torch.addcmul(drive[t], decay[t], h)
         states.append(h)
-    y = (torch.stack(states) * per_channel(C)).sum(-1)  # (L, Bt, KD)
-    y = y.permute(1, 2, 0)
+    h = torch.stack(states)
+    if chunks > 1:
+        decayed = log_decay.cumsum(0)  # from the chunk start to step t
+        ends = (chunk_carry_weights(decayed[-1]) * h[-1].unsqueeze(-2)).sum(-1)
+        h = torch.addcmul(h, decayed.exp(), F.pad(ends[..., :-1], (1, 0)))
+    y = (h * step_major(C).unsqueeze(3)).sum(4)  # (T, Bt, K, Dk, nc)
+    y = y.permute(1, 2, 3, 4, 0).reshape(batch, channels, chunks * steps)
+    if pad:
+        y = y[..., :length]
     if D is not None:
-        y = y + D.to(dtype)[:, None] * u
+        y = torch.addcmul(y, D.to(dtype)[:, None], u)
     return y
