@@ -11,8 +11,10 @@ the ``MMMOBILEMAMBA_OPS_BACKEND`` environment variable, e.g. ``torch`` (every
 op) or ``selective_scan=torch,haar_dwt=triton``. An all-ops choice applies to
 the ops that have that backend; the others choose automatically. A forced
 backend that cannot run raises an error; an automatic choice falls back to
-``torch``, which every op has.
+``torch``, which every op has, with one warning per op and device when it
+passes over a faster backend whose dependencies are missing.
 """
+import logging
 import os
 from collections import defaultdict
 from contextlib import contextmanager
@@ -109,6 +111,26 @@ def _forced_backend(op: str) -> Tuple[Optional[str], bool]:
     return None, False
 
 
+def _warn_skipped(op: str, device: torch.device, impls: Dict[str, _Backend],
+                  chosen: str) -> None:
+    """Warn once per op and device when the automatic choice passes over a
+    faster backend for the device because its dependencies are missing."""
+    skipped = [
+        b for b in list_backends(op)
+        if impls[b].priority > impls[chosen].priority
+        and impls[b].supports(device)
+    ]
+    if skipped and (op, device.type, 'skipped') not in _LOGGED:
+        _LOGGED.add((op, device.type, 'skipped'))
+        print_log(
+            f'mmmobilemamba op {op!r} on {device.type}: the faster '
+            f'backend(s) {skipped} are not installed, falling back to '
+            f'{chosen!r} (install them, e.g. pip install triton, or set '
+            f'${ENV_VAR}={chosen} to silence this)',
+            logger='current',
+            level=logging.WARNING)
+
+
 def dispatch(op: str, device: torch.device) -> Callable:
     """Return the implementation of ``op`` to use for tensors on
     ``device``."""
@@ -147,6 +169,7 @@ def dispatch(op: str, device: torch.device) -> Callable:
             raise RuntimeError(f'no backend of op {op!r} runs on '
                                f'{device.type} tensors')
         name = candidates[0]
+        _warn_skipped(op, device, impls, name)
     if (op, name, device.type) not in _LOGGED:
         _LOGGED.add((op, name, device.type))
         print_log(

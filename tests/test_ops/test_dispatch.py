@@ -6,6 +6,7 @@ after every test.
 """
 import importlib
 import itertools
+import logging
 
 import pytest
 import torch
@@ -86,6 +87,42 @@ def test_automatic_choice_filters_device_and_availability(test_op):
     is skipped even though it has the highest priority."""
     assert dispatch(test_op, CPU)() == 'fast'
     assert dispatch(test_op, CUDA)() == 'gpu'
+
+
+def test_fallback_from_a_missing_backend_warns_once(test_op, monkeypatch):
+    """Passing over the uninstalled 'missing' backend warns once per device,
+    naming it, the backend used instead and how to silence it."""
+    warnings = []
+    monkeypatch.setattr(
+        backends_module,
+        'print_log',
+        lambda msg, logger=None, level=None: warnings.append(msg)
+        if level == logging.WARNING else None)
+    for _ in range(3):
+        assert dispatch(test_op, CPU)() == 'fast'
+    (message, ) = warnings
+    assert "['missing']" in message and "'fast'" in message
+    assert f'{ENV_VAR}=fast' in message
+    dispatch(test_op, CUDA)
+    assert len(warnings) == 2 and "'gpu'" in warnings[1]
+
+
+def test_no_warning_without_a_faster_missing_backend(clean, monkeypatch):
+    op = f'_test_dispatch_probe_{next(_counter)}'
+    register_op(op, 'slow')(impl('slow'))
+    register_op(
+        op, 'missing', priority=-1, available=lambda: False)(
+            impl('missing'))
+    levels = []
+    monkeypatch.setattr(
+        backends_module,
+        'print_log',
+        lambda msg, logger=None, level=None: levels.append(level))
+    try:
+        assert dispatch(op, CPU)() == 'slow'
+        assert logging.WARNING not in levels
+    finally:
+        backends_module._IMPLS.pop(op, None)
 
 
 def test_cuda_only_backend_never_chosen_for_cpu(clean):
