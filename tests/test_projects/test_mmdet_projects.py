@@ -14,10 +14,16 @@ pytest.importorskip('mmdet')
 FASTER_RCNN = ('mobilemamba_mmdet/configs/'
                'faster-rcnn_mobilemamba-b1_fpn_1x_coco.py')
 RTMDET = 'mobilemamba_mmdet/configs/rtmdet_s_mobilemamba-b1_8xb32-300e_coco.py'
-CONFIGS = (FASTER_RCNN, RTMDET)
+FCOS = 'mobilemamba_mmdet/configs/fcos_mobilemamba-b1_fpn_gn-head_1x_coco.py'
+CONFIGS = (FASTER_RCNN, RTMDET, FCOS)
 UPSTREAM = {
     FASTER_RCNN: 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py',
     RTMDET: 'mmdet::rtmdet/rtmdet_s_8xb32-300e_coco.py',
+    FCOS: 'mmdet::fcos/fcos_r50-caffe_fpn_gn-head_1x_coco.py',
+}
+RGB_NORMALISATION = {
+    'model.data_preprocessor.mean', 'model.data_preprocessor.std',
+    'model.data_preprocessor.bgr_to_rgb'
 }
 # What each config may change in its upstream config.
 CHANGES = {
@@ -28,18 +34,33 @@ CHANGES = {
     RTMDET: {
         'custom_imports', 'model.backbone', 'model.neck.in_channels',
         'model.bbox_head.anchor_generator.strides',
-        'model.data_preprocessor.mean', 'model.data_preprocessor.std',
-        'model.data_preprocessor.bgr_to_rgb',
-        'model.data_preprocessor.pad_size_divisor'
+        'model.data_preprocessor.pad_size_divisor', *RGB_NORMALISATION
+    },
+    FCOS: {
+        'custom_imports', 'model.backbone', 'model.neck.type',
+        'model.neck.in_channels', 'model.neck.start_level',
+        'model.neck.num_extra_trans_convs', *RGB_NORMALISATION
     },
 }
 # Image sizes of the pipelines divided by: Faster R-CNN's 1333x800 becomes
 # 267x160, RTMDet's 640x640 (and its 1280 resize) 128x128 (and 256).
-SHRINK = {FASTER_RCNN: 5, RTMDET: 5}
-HEADS = {FASTER_RCNN: ('rpn_head.', 'roi_head.'), RTMDET: ('bbox_head.', )}
+# FCOS's 1333x800 as Faster R-CNN's.
+SHRINK = {FASTER_RCNN: 5, RTMDET: 5, FCOS: 5}
+HEADS = {
+    FASTER_RCNN: ('rpn_head.', 'roi_head.'),
+    RTMDET: ('bbox_head.', ),
+    FCOS: ('bbox_head.', )
+}
 LOSSES = {
     FASTER_RCNN: {'loss_rpn_cls', 'loss_rpn_bbox', 'loss_cls', 'loss_bbox'},
     RTMDET: {'loss_cls', 'loss_bbox'},
+    FCOS: {'loss_cls', 'loss_bbox', 'loss_centerness'},
+}
+# The neck's strides the heads' priors must have.
+STRIDES = {
+    FASTER_RCNN: [4, 8, 16, 32, 64],
+    RTMDET: [16, 32, 64],
+    FCOS: [8, 16, 32, 64, 128]
 }
 
 
@@ -88,13 +109,12 @@ def test_feature_strides_match_the_priors(path, det_scope):
     with torch.no_grad():
         feats = model.extract_feat(torch.randn(1, 3, 256, 256))
     strides = [256 // feat.shape[-1] for feat in feats]
+    assert strides == STRIDES[path]
     head = model.rpn_head if path == FASTER_RCNN else model.bbox_head
     assert strides == [s for s, _ in head.prior_generator.strides]
     if path == FASTER_RCNN:
         extractor = model.roi_head.bbox_roi_extractor
         assert extractor.featmap_strides == strides[:4]
-    else:  # RTMDet's priors move with the backbone to 16/32/64
-        assert strides == [16, 32, 64]
 
 
 @pytest.mark.parametrize('path', CONFIGS)
