@@ -60,28 +60,29 @@ DEFAULT_TASKS = ('det', 'seg', 'cls')
 def parse_args():
     parser = argparse.ArgumentParser(
         description='Train, evaluate and run inference for each task on the '
-        'built-in datasets, then summarise',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        'built-in datasets, then summarise')
     parser.add_argument(
         '--tasks',
         nargs='+',
         choices=list(TASKS),
         default=list(DEFAULT_TASKS),
         help='det: RetinaNet on the COCO-format data; seg: Semantic FPN on '
-        'the ADE20K-format data; cls: the classifier; ins: Mask R-CNN')
+        'the ADE20K-format data; cls: the classifier; ins: Mask R-CNN '
+        f'(default: {" ".join(DEFAULT_TASKS)})')
     parser.add_argument(
         '--work-dir',
         default='work_dirs/quickstart',
-        help='where the checkpoints, logs, paintings and summary go')
+        help='where the checkpoints, logs, paintings and summary go '
+        '(default: %(default)s)')
     parser.add_argument(
         '--data-dir',
         default='data',
-        help='where the built-in datasets are built (DATA_DIR/toy_det, ... '
-        'as the toy configs expect)')
+        help='where the built-in datasets are built: DATA_DIR/toy_det, ... '
+        'as the toy configs expect (default: %(default)s)')
     parser.add_argument(
         '--device',
         choices=['cpu', 'cuda'],
-        help='defaults to cuda when available, else cpu')
+        help='default: cuda when available, else cpu')
     parser.add_argument(
         '--max-iters',
         type=int,
