@@ -49,21 +49,9 @@ def selective_scan(u: Tensor,
                                                 delta_bias, delta_softplus)
 
 
-def chunk_carry_weights(log_decays: Tensor) -> Tensor:
-    """Decay between the ends of chunks: (..., nc) -> (..., nc, nc).
-
-    ``W[..., c, j] = exp(log_decays[j+1] + ... + log_decays[c])`` for
-    ``j <= c`` (1 on the diagonal) and 0 above it. The sums are cumulative
-    sums of masked copies rather than differences of one cumulative sum, so
-    no precision is lost to cancellation, and every exponent is <= 0 for
-    non-positive ``log_decays``.
-    """
-    chunks = log_decays.shape[-1]
-    ones = torch.ones(
-        chunks, chunks, dtype=torch.bool, device=log_decays.device)
-    terms = log_decays.unsqueeze(-1).expand(*log_decays.shape, chunks)
-    sums = terms.masked_fill(~ones.tril(-1), 0).cumsum(-2)
-    return sums.masked_fill(~ones.tril(), float('-inf')).exp()
+#: Sequences up to this length are scanned step by step; longer ones in
+#: chunks, where the fewer steps outweigh the extra passes of the carry.
+MAX_UNCHUNKED_LENGTH = 64
 
 
 @register_op('selective_scan', 'torch')
@@ -75,15 +63,18 @@ def selective_scan_torch(u: Tensor,
                          D: Optional[Tensor] = None,
                          delta_bias: Optional[Tensor] = None,
                          delta_softplus: bool = True) -> Tensor:
-    """Pure-PyTorch selective scan, chunked; gradients come from autograd.
+    """Pure-PyTorch selective scan; gradients come from autograd.
 
-    The sequence is cut into ``nc`` chunks of ``T = ceil(sqrt(L))`` steps.
-    All chunks are scanned at once from a zero state, one multiply-add per
-    step (``T`` steps instead of ``L``). The state each chunk starts from is
-    then a sum over the earlier chunks' final states weighted by
-    :func:`chunk_carry_weights`, and reaches step ``t`` of the chunk decayed
-    by ``exp(cumsum(delta * A))`` over the chunk so far. Memory stays
-    O(Bt * K*Dk * N * L); every exponent is <= 0 for a negative ``A``.
+    The sequence is laid out step-major, so that each step is one
+    multiply-add on contiguous memory. A sequence longer than
+    :data:`MAX_UNCHUNKED_LENGTH` is cut into ``nc`` chunks of
+    ``T = ceil(sqrt(L))`` steps, all scanned at once from a zero state
+    (``T`` steps instead of ``L``); the state carried into each chunk then
+    follows from a recurrence over the ``nc`` chunk ends and reaches step
+    ``t`` of the chunk decayed by ``exp(cumsum(delta * A))`` over the chunk
+    so far. Exponents are <= 0 for a negative ``A`` and clamped at the
+    smallest normal number's log (``exp`` of less is slow on CPU and
+    numerically ~0). Memory stays O(Bt * K*Dk * N * L).
     """
     batch, channels, length = u.shape
     groups, n_state = B.shape[1], A.shape[1]
@@ -97,7 +88,10 @@ def selective_scan_torch(u: Tensor,
         delta = delta + delta_bias.to(dtype)[:, None]
     if delta_softplus:
         delta = F.softplus(delta)
-    steps = math.isqrt(length - 1) + 1
+    floor = math.log(torch.finfo(dtype).tiny)
+    steps = length
+    if length > MAX_UNCHUNKED_LENGTH:
+        steps = math.isqrt(length - 1) + 1
     chunks = -(-length // steps)
     pad = chunks * steps - length
 
@@ -110,7 +104,7 @@ def selective_scan_torch(u: Tensor,
     # Shapes (T, Bt, K, Dk, N, nc); B and C broadcast over Dk.
     delta = step_major(delta).view(steps, batch, groups, per_group, 1, chunks)
     log_decay = delta * A.view(groups, per_group, n_state, 1)
-    decay = log_decay.exp()
+    decay = log_decay.clamp(min=floor).exp()
     drive = delta * step_major(u).view_as(delta) * step_major(B).unsqueeze(3)
     h = drive[0]
     states = [h]
@@ -119,10 +113,15 @@ def selective_scan_torch(u: Tensor,
         states.append(h)
     h = torch.stack(states)
     if chunks > 1:
-        decayed = log_decay.cumsum(0)  # from the chunk start to step t
-        ends = (chunk_carry_weights(decayed[-1]) * h[-1].unsqueeze(-2)).sum(-1)
-        h = torch.addcmul(h, decayed.exp(), F.pad(ends[..., :-1], (1, 0)))
-    y = (h * step_major(C).unsqueeze(3)).sum(4)  # (T, Bt, K, Dk, nc)
+        decayed = log_decay.cumsum(0).clamp(min=floor).exp()
+        ends = h[-1].unbind(-1)
+        totals = decayed[-1].unbind(-1)
+        carried = [torch.zeros_like(ends[0])]
+        for c in range(chunks - 1):
+            carried.append(torch.addcmul(ends[c], totals[c], carried[-1]))
+        h = torch.addcmul(h, decayed, torch.stack(carried, -1))
+    y = h * step_major(C).unsqueeze(3)
+    y = y.sum(4) if n_state > 1 else y.squeeze(4)  # (T, Bt, K, Dk, nc)
     y = y.permute(1, 2, 3, 4, 0).reshape(batch, channels, chunks * steps)
     if pad:
         y = y[..., :length]
