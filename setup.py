@@ -57,6 +57,7 @@ if __name__ == '__main__':
             'all': parse_requirements('requirements.txt'),
             'tests': parse_requirements('requirements/tests.txt'),
             'optional': parse_requirements('requirements/optional.txt'),
+            'deploy': parse_requirements('requirements/deploy.txt'),
             'mim': parse_requirements('requirements/mminstall.txt'),
         },
         zip_safe=False)
