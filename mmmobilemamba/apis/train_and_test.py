@@ -9,6 +9,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner, find_latest_checkpoint
 
 from mmmobilemamba.utils import setup_toolbox
+from mmmobilemamba.utils.random_state import RandomStateHook
 
 
 class StartIterationHook(Hook):
@@ -51,6 +52,8 @@ def train_and_test(cfg: Config) -> TrainTestResult:
     setup_toolbox(cfg)
     runner = (
         RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg))
+    # A resumed run continues with the random states it was stopped with.
+    runner.register_hook(RandomStateHook())
     start_iter = StartIterationHook()
     runner.register_hook(start_iter)
     runner.train()
