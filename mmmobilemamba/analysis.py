@@ -227,7 +227,9 @@ def _detector(cfg: Config, shape: Optional[Tuple[int, int]]):
     model = MODELS.build(cfg.model)
     sample = DetDataSample(
         metainfo=dict(img_shape=shape, ori_shape=shape, scale_factor=(1., 1.)))
-    return model, torch.rand(3, *shape) * 255, dict(data_samples=[sample])
+    # A fixed image: a detector's count depends on how many proposals pass.
+    image = torch.rand(3, *shape, generator=torch.Generator().manual_seed(0))
+    return model, image * 255, dict(data_samples=[sample])
 
 
 def _segmentor(cfg: Config, shape: Optional[Tuple[int, int]]):
