@@ -92,7 +92,9 @@ def selective_scan_torch(u: Tensor,
     steps = length
     if length > MAX_UNCHUNKED_LENGTH:
         steps = math.isqrt(length - 1) + 1
-    chunks = -(-length // steps)
+    # Sizes are traced (ONNX export): no floor division of negative numbers,
+    # which ONNX's Div truncates.
+    chunks = (length + steps - 1) // steps
     pad = chunks * steps - length
 
     def step_major(x: Tensor) -> Tensor:
@@ -114,14 +116,14 @@ def selective_scan_torch(u: Tensor,
     h = torch.stack(states)
     if chunks > 1:
         decayed = log_decay.cumsum(0).clamp(min=floor).exp()
-        ends = h[-1].unbind(-1)
-        totals = decayed[-1].unbind(-1)
-        carried = [torch.zeros_like(ends[0])]
+        ends, totals = h[-1], decayed[-1]
+        carried = [torch.zeros_like(ends[..., 0])]
         for c in range(chunks - 1):
-            carried.append(torch.addcmul(ends[c], totals[c], carried[-1]))
+            carried.append(
+                torch.addcmul(ends[..., c], totals[..., c], carried[-1]))
         h = torch.addcmul(h, decayed, torch.stack(carried, -1))
     y = h * step_major(C).unsqueeze(3)
-    y = y.sum(4) if n_state > 1 else y.squeeze(4)  # (T, Bt, K, Dk, nc)
+    y = y.sum(4) if n_state > 1 else y.select(4, 0)  # (T, Bt, K, Dk, nc)
     y = y.permute(1, 2, 3, 4, 0).reshape(batch, channels, chunks * steps)
     if pad:
         y = y[..., :length]

@@ -155,9 +155,10 @@ def build_model(cfg: Config,
         model = MODELS.build(model_cfg)
         if checkpoint:
             load_checkpoint_strict(model, checkpoint)
-    model.eval()
     model.switch_to_deploy()
-    return model if backbone_only else ClassifierLogits(model)
+    # eval() last: torch.onnx.export restores the top module's mode to the
+    # whole tree afterwards.
+    return (model if backbone_only else ClassifierLogits(model)).eval()
 
 
 def output_names(model: nn.Module) -> List[str]:
