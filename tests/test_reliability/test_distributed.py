@@ -31,7 +31,7 @@ model = dict(
     backbone=dict(norm_eval=True), head=dict(deploy=True), train_cfg=None)
 train_dataloader = dict(
     dataset=dict(
-        indices=16,
+        indices=8,
         pipeline=[dict(type='LoadImageFromFile'), dict(type='PackInputs')]))
 train_cfg = dict(max_epochs=2)
 val_cfg = None
@@ -39,9 +39,9 @@ val_dataloader = None
 val_evaluator = None
 randomness = dict(seed=0, deterministic=True)
 '''
-# Two epochs of two iterations (in the warm-up: the weights move by up to
-# 3.5e-4 in the second epoch); the gradients' rounding differences reach the
-# weights at about 1e-7 (measured: 1.2e-7).
+# Two epochs of one iteration (in the warm-up: the second moves the weights
+# by up to 1.3e-4); the gradients' rounding differences reach the weights at
+# about 1e-7 (measured: 2.3e-7 on one node, 7e-8 as two nodes).
 ATOL = 1e-6
 
 
@@ -78,7 +78,7 @@ def assert_equivalent(single, distributed):
         torch.testing.assert_close(
             actual[key], value, rtol=0, atol=ATOL, msg=key)
     # Training moved the weights far more than the runs differ.
-    assert max_abs_diff(expected, weights(single, epoch=1)) > 100 * ATOL
+    assert max_abs_diff(expected, weights(single, epoch=1)) > 50 * ATOL
 
 
 def start(args, env, log_path):

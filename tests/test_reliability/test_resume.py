@@ -103,7 +103,7 @@ def test_classifier_resumes_exactly(tmp_path):
         f'{split}_dataloader.dataset.data_root={root}'
         for split in ('train', 'val')
     ] + [
-        'train_dataloader.dataset.indices=16', 'train_dataloader.batch_size=8',
+        'train_dataloader.dataset.indices=8', 'train_dataloader.batch_size=4',
         'train_cfg.max_epochs=2', 'default_hooks.checkpoint.max_keep_ckpts=-1'
     ]
     check_resume(tmp_path, CLASSIFIER, options, 'epoch_1.pth', 'epoch_2.pth',
@@ -111,16 +111,16 @@ def test_classifier_resumes_exactly(tmp_path):
 
 
 def test_detector_resumes_exactly(tmp_path):
-    """Toy RetinaNet, 4 iterations with a checkpoint every 2, killed after
-    the first: the loop replays the sampler up to iteration 2."""
+    """Toy RetinaNet, 3 iterations with a checkpoint after each, killed
+    after the first: the loop replays the sampler up to iteration 1."""
     pytest.importorskip('mmdet')
     root = make_toy_detection(str(tmp_path / 'data'), num_train=8, num_val=2)
     options = [
         f'train_dataloader.dataset.data_root={root}',
         'train_dataloader.batch_size=2',
         'train_dataloader.dataset.pipeline.2.scale=(128,128)',
-        'train_cfg.max_iters=4', 'default_hooks.checkpoint.interval=2',
+        'train_cfg.max_iters=3', 'default_hooks.checkpoint.interval=1',
         'default_hooks.checkpoint.max_keep_ckpts=-1'
     ]
-    check_resume(tmp_path, RETINANET, options, 'iter_2.pth', 'iter_4.pth',
-                 'resumed epoch: 0, iter: 2', '--no-validate')
+    check_resume(tmp_path, RETINANET, options, 'iter_1.pth', 'iter_3.pth',
+                 'resumed epoch: 0, iter: 1', '--no-validate')
