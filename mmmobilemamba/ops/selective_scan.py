@@ -108,7 +108,9 @@ def selective_scan_torch(u: Tensor,
     log_decay = delta * A.view(groups, per_group, n_state, 1)
     decay = log_decay.clamp(min=floor).exp()
     drive = delta * step_major(u).view_as(delta) * step_major(B).unsqueeze(3)
-    h = drive[0]
+    # h[-1] = 0, written out so that A stays in the autograd graph even for
+    # L = 1 (its gradient is then 0, but DDP requires every parameter used).
+    h = torch.addcmul(drive[0], decay[0], torch.zeros_like(drive[0]))
     states = [h]
     for t in range(1, steps):
         h = torch.addcmul(drive[t], decay[t], h)

@@ -162,3 +162,19 @@ def test_channels_must_split_into_groups():
     inputs['delta_bias'] = inputs['delta_bias'][:5]
     with pytest.raises(ValueError):
         selective_scan(**inputs)
+
+
+@pytest.mark.parametrize('length', [1, 2, 65])
+def test_every_input_is_in_the_graph(length):
+    """Even a one-step scan uses A (with a zero gradient), so that DDP finds
+    every parameter of the 1x1 maps of small inputs used."""
+    u, delta, B, C = (torch.randn(2, 4, length), torch.randn(2, 4, length),
+                      torch.randn(2, 2, 1,
+                                  length), torch.randn(2, 2, 1, length))
+    A = -torch.rand(4, 1).requires_grad_()
+    D = torch.randn(4).requires_grad_()
+    y = selective_scan(u, delta, A, B, C, D)
+    grad_A, grad_D = torch.autograd.grad(y.sum(), (A, D))
+    if length == 1:
+        assert (grad_A == 0).all()
+    assert grad_A.shape == A.shape and grad_D.shape == D.shape
