@@ -106,6 +106,11 @@ def _forced_backend(op: str) -> Tuple[Optional[str], bool]:
         return spec, False
     for item in spec.split(','):
         name, _, backend = item.partition('=')
+        if name.strip() not in _IMPLS:
+            raise ValueError(
+                f'${ENV_VAR}={spec!r} names the op {name.strip()!r}, which '
+                f'does not exist; use one of {sorted(_IMPLS)}, or a backend '
+                f'alone for every op (e.g. {ENV_VAR}=torch)')
         if name.strip() == op:
             return backend.strip(), True
     return None, False
@@ -156,9 +161,14 @@ def dispatch(op: str, device: torch.device) -> Callable:
                 f'request (set_backend(None) / ${ENV_VAR}) to fall back to '
                 'the pure-PyTorch implementation')
         if not impl.supports(device):
+            usable = [
+                b for b in list_backends(op)
+                if impls[b].supports(device) and impls[b].available()
+            ]
             raise RuntimeError(
                 f'backend {forced!r} for op {op!r} runs on {impl.devices} '
-                f'tensors, got a {device.type} tensor')
+                f'tensors, got a {device.type} tensor; move the model and '
+                f'inputs there, or force one of {usable} (or none)')
         name = forced
     else:
         candidates = [

@@ -170,8 +170,9 @@ def test_forcing_unavailable_backend_raises_runtime_error(test_op, clean):
 def test_forcing_backend_on_wrong_device_raises(test_op, clean):
     """A forced cuda-only backend refuses CPU tensors."""
     clean('gpu', test_op)
-    with pytest.raises(RuntimeError, match='cpu'):
+    with pytest.raises(RuntimeError, match='cpu') as info:
         dispatch(test_op, CPU)
+    assert "force one of ['fast', 'slow']" in str(info.value)
     assert dispatch(test_op, CUDA)() == 'gpu'
 
 
@@ -199,9 +200,9 @@ def test_all_ops_choice_applies_where_registered(test_op, monkeypatch):
 def test_env_var_per_op(test_op, monkeypatch, clean):
     """'op=name,op2=name' forces per op; unnamed ops choose automatically;
     set_backend takes precedence over the variable."""
-    monkeypatch.setenv(ENV_VAR, f'other_op=fast, {test_op} = slow')
+    monkeypatch.setenv(ENV_VAR, f'haar_dwt=torch, {test_op} = slow')
     assert dispatch(test_op, CPU)() == 'slow'
-    monkeypatch.setenv(ENV_VAR, 'other_op=slow')
+    monkeypatch.setenv(ENV_VAR, 'haar_dwt=torch')
     assert dispatch(test_op, CPU)() == 'fast'
     monkeypatch.setenv(ENV_VAR, f'{test_op}=missing')
     with pytest.raises(RuntimeError):
@@ -230,3 +231,10 @@ def test_use_backend_restores_the_previous_choice(test_op, clean):
         with use_backend('fast', test_op):
             raise RuntimeError
     assert dispatch(test_op, CPU)() == 'fast'  # automatic again
+
+
+def test_environment_naming_an_unknown_op_raises(test_op, monkeypatch):
+    """A misspelt op name in the variable is an error, not ignored."""
+    monkeypatch.setenv(ENV_VAR, 'selctive_scan=torch')
+    with pytest.raises(ValueError, match="'selctive_scan'.*selective_scan"):
+        dispatch(test_op, CPU)
