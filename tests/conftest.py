@@ -1,4 +1,5 @@
-"""Shared pytest fixtures: the official-equivalence fixture folder."""
+"""Shared pytest fixtures: the official-equivalence fixture folder and the
+built-in toy datasets (each generated once per test session)."""
 import importlib.util
 import os
 import os.path as osp
@@ -60,3 +61,24 @@ def pretrain_scope():
     pipelines in whatever scope is current, and other tests switch it."""
     from mmengine.registry import init_default_scope
     init_default_scope('mmpretrain')
+
+
+@pytest.fixture(scope='session')
+def det_root(tmp_path_factory):
+    """The toy COCO-format detection dataset (boxes and polygon masks)."""
+    from mmmobilemamba.datasets import make_toy_detection
+    return make_toy_detection(str(tmp_path_factory.mktemp('toy_det')))
+
+
+@pytest.fixture(scope='session')
+def seg_root(tmp_path_factory):
+    """The toy ADE20K-format segmentation dataset."""
+    from mmmobilemamba.datasets import make_toy_segmentation
+    return make_toy_segmentation(str(tmp_path_factory.mktemp('toy_seg')))
+
+
+@pytest.fixture(scope='session')
+def cls_root(tmp_path_factory):
+    """The toy ImageNet-layout classification dataset."""
+    from mmmobilemamba.datasets import make_toy_classification
+    return make_toy_classification(str(tmp_path_factory.mktemp('toy_cls')))

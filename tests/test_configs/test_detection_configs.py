@@ -40,12 +40,6 @@ def count_params(model):
         b.numel() for n, b in model.named_buffers() if 'wt_filter' in n)
 
 
-@pytest.fixture(scope='module')
-def det_root(tmp_path_factory):
-    from mmmobilemamba.datasets import make_toy_detection
-    return make_toy_detection(str(tmp_path_factory.mktemp('toy_det')))
-
-
 def toy_batch(cfg, split, root, num=2, size=None):
     """``num`` toy images through the config's own ``split`` pipeline,
     collated (``size``: the side of its Resize, to keep the CPU test fast)."""

@@ -29,12 +29,6 @@ def build(path):
     return cfg, revert_sync_batchnorm(MODELS.build(cfg.model))
 
 
-@pytest.fixture(scope='module')
-def seg_root(tmp_path_factory):
-    from mmmobilemamba.datasets import make_toy_segmentation
-    return make_toy_segmentation(str(tmp_path_factory.mktemp('toy_seg')))
-
-
 def toy_batch(cfg, split, root, num=2, size=256):
     """``num`` images of the toy ADE20K-format dataset through the config's
     own ``split`` dataset (ADE20KDataset) and pipeline, collated; its

@@ -15,7 +15,7 @@ from mmengine.logging import HistoryBuffer
 from mmpretrain import get_model
 from tool_runner import RANK_HOOK, REPO, free_port, run, tool
 
-from mmmobilemamba.datasets import CLASSES, make_toy_classification
+from mmmobilemamba.datasets import CLASSES
 from mmmobilemamba.utils import CHECKPOINT_SAFE_GLOBALS, setup_toolbox
 
 CONFIG = osp.join(REPO, 'configs', 'mobilemamba', 'toy',
@@ -50,21 +50,16 @@ def logged_test_metrics(work_dir):
         return json.load(f)
 
 
-@pytest.fixture(scope='session')
-def toy_root(tmp_path_factory):
-    return make_toy_classification(str(tmp_path_factory.mktemp('toy_cls')))
-
-
 @pytest.fixture(scope='module')
-def trained(toy_root, tmp_path_factory):
+def trained(cls_root, tmp_path_factory):
     """Work dir of a full training run of the toy config."""
     work_dir = str(tmp_path_factory.mktemp('train'))
-    tool('train.py', CONFIG, '--work-dir', work_dir, *data_options(toy_root))
+    tool('train.py', CONFIG, '--work-dir', work_dir, *data_options(cls_root))
     return work_dir
 
 
 @pytest.fixture(scope='module')
-def untrained_top1(toy_root, tmp_path_factory):
+def untrained_top1(cls_root, tmp_path_factory):
     """Top-1 of the freshly initialised model, tested by dist_test.sh on two
     processes."""
     tmp = tmp_path_factory.mktemp('untrained')
@@ -76,7 +71,7 @@ def untrained_top1(toy_root, tmp_path_factory):
     work_dir = str(tmp / 'work_dir')
     run([
         'bash', 'tools/dist_test.sh', CONFIG, checkpoint, '2', '--work-dir',
-        work_dir, *data_options(toy_root)
+        work_dir, *data_options(cls_root)
     ],
         PORT=free_port())
     return logged_test_metrics(work_dir)['accuracy/top1']
@@ -90,10 +85,10 @@ def test_training_learns(trained, untrained_top1):
     assert untrained_top1 < 2 * CHANCE
 
 
-def test_test_tool_reports_accuracy(trained, toy_root, tmp_path):
+def test_test_tool_reports_accuracy(trained, cls_root, tmp_path):
     out = str(tmp_path / 'predictions.pkl')
     tool('test.py', CONFIG, osp.join(trained, f'epoch_{EPOCHS}.pth'),
-         '--work-dir', str(tmp_path), '--out', out, *data_options(toy_root))
+         '--work-dir', str(tmp_path), '--out', out, *data_options(cls_root))
     metrics = logged_test_metrics(str(tmp_path))
     assert metrics['accuracy/top1'] == pytest.approx(
         val_metrics(trained)[EPOCHS], abs=1e-3)
@@ -103,7 +98,7 @@ def test_test_tool_reports_accuracy(trained, toy_root, tmp_path):
     assert len(predictions) == 20 * len(CLASSES)
 
 
-def test_resume(trained, toy_root):
+def test_resume(trained, cls_root):
     # A fresh process refuses the Runner checkpoint under safe loading; the
     # globals it lacks are all in the allow-list, which then loads it.
     last = osp.join(trained, f'epoch_{EPOCHS}.pth')
@@ -128,7 +123,7 @@ def test_resume(trained, toy_root):
         assert torch.load(last, weights_only=True)['meta']['epoch'] == EPOCHS
 
     output = tool('train.py', CONFIG, '--work-dir', trained, '--resume',
-                  *data_options(toy_root),
+                  *data_options(cls_root),
                   f'train_cfg.max_epochs={EPOCHS + 1}')
     assert f'resumed epoch: {EPOCHS}, iter:' in output
     assert 'Epoch(train) [1]' not in output
@@ -139,7 +134,7 @@ def test_resume(trained, toy_root):
     assert checkpoint['meta']['epoch'] == EPOCHS + 1
 
 
-def test_dist_train_two_processes(toy_root, tmp_path):
+def test_dist_train_two_processes(cls_root, tmp_path):
     (tmp_path / 'rank_params_hook.py').write_text(RANK_HOOK)
     config = tmp_path / 'toy_with_hook.py'
     config.write_text(
@@ -150,7 +145,7 @@ def test_dist_train_two_processes(toy_root, tmp_path):
     work_dir = str(tmp_path / 'work_dir')
     run([
         'bash', 'tools/dist_train.sh',
-        str(config), '2', '--work-dir', work_dir, *data_options(toy_root),
+        str(config), '2', '--work-dir', work_dir, *data_options(cls_root),
         'train_cfg.max_epochs=1'
     ],
         extra_path=str(tmp_path),
@@ -198,7 +193,7 @@ def test_allowed_getattr_reads_only_history_buffer_methods(tmp_path):
             torch.load(path, weights_only=True)
 
 
-def test_stock_mmpretrain_entry_point(toy_root, tmp_path):
+def test_stock_mmpretrain_entry_point(cls_root, tmp_path):
     """``mim train mmpretrain CONFIG`` runs mmpretrain's own tools/train.py
     with the package importable: the configs need nothing else."""
     import mmpretrain
@@ -207,13 +202,13 @@ def test_stock_mmpretrain_entry_point(toy_root, tmp_path):
     work_dir = str(tmp_path / 'work_dir')
     run([
         sys.executable, entry, CONFIG, '--work-dir', work_dir,
-        *data_options(toy_root), 'train_cfg.max_epochs=1'
+        *data_options(cls_root), 'train_cfg.max_epochs=1'
     ])
     assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))
     assert list(val_metrics(work_dir)) == [1]
 
 
-def test_inferencer_on_the_trained_model(trained, toy_root, pretrain_scope):
+def test_inferencer_on_the_trained_model(trained, cls_root, pretrain_scope):
     from mmpretrain import ImageClassificationInferencer
     with torch.serialization.safe_globals(CHECKPOINT_SAFE_GLOBALS):
         inferencer = ImageClassificationInferencer(
@@ -221,7 +216,7 @@ def test_inferencer_on_the_trained_model(trained, toy_root, pretrain_scope):
             pretrained=osp.join(trained, f'epoch_{EPOCHS}.pth'),
             device='cpu')
     images = {
-        name: sorted(glob.glob(osp.join(toy_root, 'val', name, '*.png')))[:5]
+        name: sorted(glob.glob(osp.join(cls_root, 'val', name, '*.png')))[:5]
         for name in CLASSES
     }
     correct = sum(result['pred_class'] == name

@@ -16,8 +16,7 @@ import torch
 from mmengine.config import Config
 from PIL import Image
 
-from mmmobilemamba.datasets import (SEG_CLASSES, make_toy_segmentation,
-                                    toy_segmentation)
+from mmmobilemamba.datasets import SEG_CLASSES, toy_segmentation
 from mmmobilemamba.utils import CHECKPOINT_SAFE_GLOBALS
 
 pytest.importorskip('mmseg')
@@ -79,11 +78,6 @@ def init_segmentor(checkpoint, test_cfg=None):
         cfg.model.test_cfg = test_cfg
     with torch.serialization.safe_globals(CHECKPOINT_SAFE_GLOBALS):
         return init_model(cfg, checkpoint, device='cpu')
-
-
-@pytest.fixture(scope='session')
-def seg_root(tmp_path_factory):
-    return make_toy_segmentation(str(tmp_path_factory.mktemp('toy_seg')))
 
 
 @pytest.fixture(scope='module')

@@ -23,6 +23,10 @@ class SaveRankParamsHook(Hook):
                    f'{runner.work_dir}/rank{runner.rank}_params.pth')
 '''
 
+# A guard against hangs, not a time limit: a busy machine runs the tools
+# several times slower than an idle one.
+TIMEOUT = float(os.environ.get('MMMOBILEMAMBA_TOOL_TIMEOUT', 1800))
+
 
 def run(args, extra_path=None, **env):
     """Run ``args`` from the repository root; return its output."""
@@ -33,7 +37,12 @@ def run(args, extra_path=None, **env):
         PYTHON=sys.executable,
         **env)
     result = subprocess.run(
-        args, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+        args,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-5000:]
     return output
