@@ -82,3 +82,15 @@ def cls_root(tmp_path_factory):
     """The toy ImageNet-layout classification dataset."""
     from mmmobilemamba.datasets import make_toy_classification
     return make_toy_classification(str(tmp_path_factory.mktemp('toy_cls')))
+
+
+@pytest.fixture
+def no_tf32():
+    """Full float32 matmuls and convolutions on CUDA for tight comparisons."""
+    saved = (torch.backends.cudnn.allow_tf32,
+             torch.backends.cuda.matmul.allow_tf32)
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    yield
+    (torch.backends.cudnn.allow_tf32,
+     torch.backends.cuda.matmul.allow_tf32) = saved

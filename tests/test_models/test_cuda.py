@@ -10,22 +10,14 @@ import torch
 from mmmobilemamba.models import MobileMamba
 from mmmobilemamba.models.utils import convert_official_state_dict
 
-pytestmark = pytest.mark.skipif(
-    not torch.cuda.is_available(), reason='needs a CUDA device')
+pytestmark = [
+    pytest.mark.skipif(
+        not torch.cuda.is_available(), reason='needs a CUDA device'),
+    pytest.mark.usefixtures('no_tf32')
+]
 
 CASES = [('t2', 't2_cls.tsv', 't2'), ('s6', 's6_cls.tsv', 's6'),
          ('b4', 'b4_cls.tsv', 'b4'), ('b4', 'b4_seg_backbone.tsv', 'b4_seg')]
-
-
-@pytest.fixture(autouse=True)
-def no_tf32():
-    saved = (torch.backends.cudnn.allow_tf32,
-             torch.backends.cuda.matmul.allow_tf32)
-    torch.backends.cudnn.allow_tf32 = False
-    torch.backends.cuda.matmul.allow_tf32 = False
-    yield
-    (torch.backends.cudnn.allow_tf32,
-     torch.backends.cuda.matmul.allow_tf32) = saved
 
 
 @pytest.mark.parametrize('arch,tsv,name', CASES)

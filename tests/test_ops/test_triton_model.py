@@ -13,8 +13,11 @@ from mmmobilemamba.models import MobileMamba
 from mmmobilemamba.models.utils import convert_official_state_dict
 from mmmobilemamba.ops import use_backend
 
-pytestmark = pytest.mark.skipif(
-    not torch.cuda.is_available(), reason='needs a CUDA device')
+pytestmark = [
+    pytest.mark.skipif(
+        not torch.cuda.is_available(), reason='needs a CUDA device'),
+    pytest.mark.usefixtures('no_tf32')
+]
 pytest.importorskip('mmmobilemamba.ops.triton.bidi_selective_scan')
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -27,17 +30,6 @@ SMALL = dict(
     local_ratios=[0.2, 0.2, 0.3],
     ssm_ratio=2.0,
     drop_path_rate=0.)
-
-
-@pytest.fixture(autouse=True)
-def no_tf32():
-    saved = (torch.backends.cudnn.allow_tf32,
-             torch.backends.cuda.matmul.allow_tf32)
-    torch.backends.cudnn.allow_tf32 = False
-    torch.backends.cuda.matmul.allow_tf32 = False
-    yield
-    (torch.backends.cudnn.allow_tf32,
-     torch.backends.cuda.matmul.allow_tf32) = saved
 
 
 def max_relative_error(out, ref):
