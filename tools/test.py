@@ -100,8 +100,10 @@ def main():
         runner.test_evaluator.metrics.append(dump(out_file_path=args.out))
     try:
         runner.test()
-    finally:
+    except BaseException:
         teardown_distributed()
+        raise
+    teardown_distributed(barrier=True)
 
 
 if __name__ == '__main__':

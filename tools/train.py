@@ -93,8 +93,10 @@ def main():
     runner.register_hook(RandomStateHook())
     try:
         runner.train()
-    finally:
+    except BaseException:
         teardown_distributed()
+        raise
+    teardown_distributed(barrier=True)
 
 
 if __name__ == '__main__':

@@ -29,10 +29,18 @@ def setup_toolbox(cfg: Config) -> str:
     return scope
 
 
-def teardown_distributed() -> None:
+def teardown_distributed(barrier: bool = False) -> None:
     """Destroy the process group, if any, before the process exits: a gloo
-    group left to the interpreter's shutdown can abort the process."""
+    group left to the interpreter's shutdown can abort the process.
+
+    Args:
+        barrier (bool): First wait until every rank gets here, so that no
+            rank closes its connections while another still uses them. Only
+            after a successful run: a failed rank never arrives.
+    """
     if dist.is_available() and dist.is_initialized():
+        if barrier:
+            dist.barrier()
         dist.destroy_process_group()
 
 

@@ -36,7 +36,7 @@ def readme_config():
     """The MMDetection config shown in README.md."""
     with open(osp.join(REPO, 'README.md')) as f:
         readme = f.read()
-    section = readme.split('## Use it in an MMDetection config', 1)[1]
+    section = readme.split('## Use it in the configs you already run', 1)[1]
     return re.search(r'```python\n(.*?)```', section, re.S).group(1)
 
 

@@ -35,6 +35,8 @@ def run(args, extra_path=None, **env):
         os.environ,
         PYTHONPATH=os.pathsep.join(p for p in paths if p),
         PYTHON=sys.executable,
+        # A process that aborts prints where each thread was.
+        PYTHONFAULTHANDLER='1',
         **env)
     result = subprocess.run(
         args,
