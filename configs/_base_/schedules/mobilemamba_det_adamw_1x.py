@@ -12,8 +12,7 @@ adamw_optim_wrapper = dict(
     paramwise_cfg=dict(custom_keys={'norm': dict(decay_mult=0.)}),
     clip_grad=dict(max_norm=0.1, norm_type=2))
 warmup_cosine_1x = [
-    dict(
-        type='LinearLR', start_factor=1e-5, by_epoch=False, begin=0, end=500),
+    dict(type='LinearLR', start_factor=1e-5, by_epoch=False, begin=0, end=500),
     dict(
         type='CosineAnnealingLR',
         eta_min=0,
