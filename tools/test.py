@@ -9,11 +9,9 @@ import os.path as osp
 
 from mmengine.config import Config, DictAction
 from mmengine.evaluator import DumpResults
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
-from mmmobilemamba.utils import (setup_cpu_distributed, setup_toolbox,
-                                 teardown_distributed)
+from mmmobilemamba.utils import (build_runner, setup_cpu_distributed,
+                                 setup_toolbox, teardown_distributed)
 
 
 def parse_args():
@@ -91,8 +89,7 @@ def main():
     if args.out and scope == 'mmseg':
         cfg.test_evaluator.update(output_dir=args.out, keep_results=True)
     setup_cpu_distributed(cfg)
-    runner = (
-        RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg))
+    runner = build_runner(cfg)
     if args.out and scope != 'mmseg':
         dump = DumpResults
         if scope == 'mmdet':

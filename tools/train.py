@@ -7,12 +7,9 @@ import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
-from mmmobilemamba.utils import (setup_cpu_distributed, setup_toolbox,
-                                 teardown_distributed)
-from mmmobilemamba.utils.random_state import RandomStateHook
+from mmmobilemamba.utils import (build_runner, setup_cpu_distributed,
+                                 setup_toolbox, teardown_distributed)
 
 
 def parse_args():
@@ -86,11 +83,7 @@ def main():
         from mmdet.utils import setup_cache_size_limit_of_dynamo
         setup_cache_size_limit_of_dynamo()
     setup_cpu_distributed(cfg)
-    runner = (
-        RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg))
-    # Checkpoints carry the random states, so that --resume continues as
-    # the uninterrupted training would have.
-    runner.register_hook(RandomStateHook())
+    runner = build_runner(cfg, train=True)
     try:
         runner.train()
     except BaseException:

@@ -5,11 +5,9 @@ from typing import Dict
 
 from mmengine.config import Config
 from mmengine.hooks import Hook
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner, find_latest_checkpoint
+from mmengine.runner import find_latest_checkpoint
 
-from mmmobilemamba.utils import setup_toolbox
-from mmmobilemamba.utils.random_state import RandomStateHook
+from mmmobilemamba.utils import build_runner, setup_toolbox
 
 
 class StartIterationHook(Hook):
@@ -50,10 +48,7 @@ def train_and_test(cfg: Config) -> TrainTestResult:
     cfg.load_from = None
     cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     setup_toolbox(cfg)
-    runner = (
-        RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg))
-    # A resumed run continues with the random states it was stopped with.
-    runner.register_hook(RandomStateHook())
+    runner = build_runner(cfg, train=True)
     start_iter = StartIterationHook()
     runner.register_hook(start_iter)
     runner.train()

@@ -5,7 +5,10 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 from mmengine.config import Config
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
 
+from .random_state import RandomStateHook
 from .safe_globals import register_checkpoint_safe_globals
 
 SUPPORTED_SCOPES = ('mmpretrain', 'mmdet', 'mmseg')
@@ -27,6 +30,21 @@ def setup_toolbox(cfg: Config) -> str:
     toolbox_utils.register_all_modules(init_default_scope=True)
     register_checkpoint_safe_globals()
     return scope
+
+
+def build_runner(cfg: Config, train: bool = False) -> Runner:
+    """The Runner of ``cfg`` (its ``runner_type`` if it names one).
+
+    Args:
+        train (bool): Also register :class:`RandomStateHook`, so that its
+            checkpoints carry the random states and a resumed training
+            continues as the uninterrupted one would have.
+    """
+    runner = (
+        RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg))
+    if train:
+        runner.register_hook(RandomStateHook())
+    return runner
 
 
 def teardown_distributed(barrier: bool = False) -> None:
