@@ -9,6 +9,7 @@ import importlib.util
 from ..backends import register_op
 
 OPS = ('bidi_selective_scan', 'haar_dwt', 'haar_idwt', 'wavelet_conv')
+#: Above the ``mamba_ssm`` (10) and ``torch`` (0) backends.
 PRIORITY = 20
 
 if importlib.util.find_spec('triton') is not None:

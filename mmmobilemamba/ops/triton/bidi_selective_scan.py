@@ -21,6 +21,7 @@ from torch import Tensor
 
 from ..backends import register_op
 from ..bidi_selective_scan import bidi_selective_scan_torch
+from . import PRIORITY
 
 FORWARD_TILE = 4096  # elements (channels x steps) per program and chunk
 BACKWARD_TILE = 2048
@@ -359,7 +360,8 @@ def _backward(ctx, grad):
 bidi_scan.register_autograd(_backward, setup_context=_setup_context)
 
 
-@register_op('bidi_selective_scan', 'triton', priority=20, devices=('cuda', ))
+@register_op(
+    'bidi_selective_scan', 'triton', priority=PRIORITY, devices=('cuda', ))
 def bidi_selective_scan_triton(x: Tensor, x_proj_weight: Tensor,
                                dt_projs_weight: Tensor, dt_projs_bias: Tensor,
                                A_logs: Tensor, Ds: Tensor) -> Tensor:

@@ -16,6 +16,7 @@ from torch import Tensor
 
 from ..backends import register_op
 from ..haar import _bank, haar_dwt_torch, haar_idwt_torch
+from . import PRIORITY
 
 BLOCK = 512
 
@@ -108,22 +109,18 @@ def _haar_synthesis_fake(coeffs, filters, out_h, out_w):
     return coeffs.new_empty(*coeffs.shape[:2], out_h, out_w)
 
 
-def _setup_analysis(ctx, inputs, output):
-    x, filters = inputs[:2]
+def _save_bank_and_size(ctx, inputs, output):
+    """Either transform's backward is the other one, with the same bank, back
+    to the spatial size of the forward's input."""
+    source, filters = inputs[:2]
     ctx.save_for_backward(filters)
-    ctx.size = x.shape[-2:]
+    ctx.size = source.shape[-2:]
 
 
 def _analysis_backward(ctx, grad):
     filters, = ctx.saved_tensors
     return haar_synthesis(grad.contiguous(), filters,
                           *ctx.size), None, None, None
-
-
-def _setup_synthesis(ctx, inputs, output):
-    coeffs, filters = inputs[:2]
-    ctx.save_for_backward(filters)
-    ctx.size = coeffs.shape[-2:]
 
 
 def _synthesis_backward(ctx, grad):
@@ -133,9 +130,9 @@ def _synthesis_backward(ctx, grad):
 
 
 haar_analysis.register_autograd(
-    _analysis_backward, setup_context=_setup_analysis)
+    _analysis_backward, setup_context=_save_bank_and_size)
 haar_synthesis.register_autograd(
-    _synthesis_backward, setup_context=_setup_synthesis)
+    _synthesis_backward, setup_context=_save_bank_and_size)
 
 
 def _constant_bank(filters: Tensor, channels: int) -> bool:
@@ -144,7 +141,7 @@ def _constant_bank(filters: Tensor, channels: int) -> bool:
     return not (filters.requires_grad and torch.is_grad_enabled())
 
 
-@register_op('haar_dwt', 'triton', priority=20, devices=('cuda', ))
+@register_op('haar_dwt', 'triton', priority=PRIORITY, devices=('cuda', ))
 def haar_dwt_triton(x: Tensor, filters: Tensor) -> Tensor:
     if x.dtype == torch.float64 or not _constant_bank(filters, x.shape[1]):
         return haar_dwt_torch(x, filters)
@@ -153,7 +150,7 @@ def haar_dwt_triton(x: Tensor, filters: Tensor) -> Tensor:
                          (height + 1) // 2, (width + 1) // 2)
 
 
-@register_op('haar_idwt', 'triton', priority=20, devices=('cuda', ))
+@register_op('haar_idwt', 'triton', priority=PRIORITY, devices=('cuda', ))
 def haar_idwt_triton(coeffs: Tensor,
                      filters: Tensor,
                      size: Optional[Tuple[int, int]] = None) -> Tensor:

@@ -15,6 +15,7 @@ from torch import Tensor
 
 from ..backends import register_op
 from ..wavelet_conv import wavelet_conv_torch
+from . import PRIORITY
 from .haar import _constant_bank, haar_analysis, haar_synthesis
 
 BLOCK = 256
@@ -145,7 +146,7 @@ def _backward(ctx, grad):
 fused_wavelet_conv.register_autograd(_backward, setup_context=_setup_context)
 
 
-@register_op('wavelet_conv', 'triton', priority=20, devices=('cuda', ))
+@register_op('wavelet_conv', 'triton', priority=PRIORITY, devices=('cuda', ))
 def wavelet_conv_triton(x: Tensor, wt_filter: Tensor, iwt_filter: Tensor,
                         weight: Tensor, scale: Tensor) -> Tensor:
     channels, kernel = x.shape[1], weight.shape[-1]
