@@ -199,7 +199,7 @@ class MobileMambaFlopAnalyzer(FlopAnalyzer):
             return super()._analyze()
 
 
-def _crop_shape(cfg: Config) -> Optional[Tuple[int, int]]:
+def crop_shape(cfg: Config) -> Optional[Tuple[int, int]]:
     """(H, W) of the last crop in the classifier's test pipeline."""
     dataset = cfg.get('test_dataloader', {}).get('dataset', {})
     pipeline = dataset.get('pipeline', cfg.get('test_pipeline', []))
@@ -214,7 +214,7 @@ def _crop_shape(cfg: Config) -> Optional[Tuple[int, int]]:
 
 def _classifier(cfg: Config, shape: Optional[Tuple[int, int]]):
     from mmpretrain.registry import MODELS
-    shape = shape or _crop_shape(cfg) or (224, 224)
+    shape = shape or crop_shape(cfg) or (224, 224)
     model = MODELS.build(cfg.model)
     # The whole classifier, head included, as the paper counts it.
     return model, torch.randn(1, 3, *shape), {}

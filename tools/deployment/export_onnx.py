@@ -30,7 +30,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import load_state_dict
 from torch import nn
 
-from mmmobilemamba.analysis import _crop_shape
+from mmmobilemamba.analysis import crop_shape
 from mmmobilemamba.ops import use_backend
 
 #: Operator domains of standard ONNX ('' and its alias 'ai.onnx').
@@ -281,7 +281,7 @@ def main(argv=None):
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    shape = tuple(args.shape or _crop_shape(cfg) or (224, 224))
+    shape = tuple(args.shape or crop_shape(cfg) or (224, 224))
     model = build_model(cfg, args.checkpoint, args.backbone_only,
                         args.out_indices)
     start = time.perf_counter()
