@@ -46,10 +46,9 @@ ATOL = 1e-6
 
 
 def weights(work_dir, epoch=2):
+    path = osp.join(work_dir, f'epoch_{epoch}.pth')
     with torch.serialization.safe_globals(CHECKPOINT_SAFE_GLOBALS):
-        return torch.load(
-            osp.join(work_dir, f'epoch_{epoch}.pth'),
-            weights_only=True)['state_dict']
+        return torch.load(path, weights_only=True)['state_dict']
 
 
 def max_abs_diff(a, b):

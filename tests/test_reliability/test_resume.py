@@ -63,11 +63,9 @@ def train_until_killed(args, work_dir, checkpoint, timeout=600):
 
 
 def final_state_dict(work_dir, checkpoint):
+    path = osp.join(work_dir, checkpoint)
     with torch.serialization.safe_globals(CHECKPOINT_SAFE_GLOBALS):
-        return torch.load(
-            osp.join(work_dir, checkpoint),
-            map_location='cpu',
-            weights_only=True)['state_dict']
+        return torch.load(path, 'cpu', weights_only=True)['state_dict']
 
 
 def assert_same_weights(expected, actual):

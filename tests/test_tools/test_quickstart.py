@@ -136,9 +136,9 @@ def test_second_run_resumes_and_reuses(first_run):
     resumed = result_of(work_dir, 'cls')
     assert resumed['iterations'] == ITERS
     assert resumed['resumed_from'] == 1
+    path = osp.join(cls_dir, f'iter_{ITERS}.pth')
     with torch.serialization.safe_globals(CHECKPOINT_SAFE_GLOBALS):
-        checkpoint = torch.load(
-            osp.join(cls_dir, f'iter_{ITERS}.pth'), weights_only=True)
+        checkpoint = torch.load(path, weights_only=True)
     assert checkpoint['meta']['iter'] == ITERS
     with open(osp.join(work_dir, 'summary.md')) as f:
         rows = [line for line in f if line.startswith('| ')]
