@@ -4,11 +4,11 @@ Cross-scan, per-direction projections, selective scan and cross-merge as one
 op, so that a backend can fuse all of it (no materialised reversed copy).
 """
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from .backends import dispatch, register_op
-from .cross_scan import cross_merge_bidi, cross_scan_bidi
-from .selective_scan import selective_scan
+from .selective_scan import linear_recurrence
 
 
 def bidi_selective_scan(x: Tensor, x_proj_weight: Tensor,
@@ -42,19 +42,31 @@ def bidi_selective_scan(x: Tensor, x_proj_weight: Tensor,
 def bidi_selective_scan_torch(x: Tensor, x_proj_weight: Tensor,
                               dt_projs_weight: Tensor, dt_projs_bias: Tensor,
                               A_logs: Tensor, Ds: Tensor) -> Tensor:
+    """Sequence-major (B, L, 2, Di) throughout, which is a channels-last
+    map's memory order: the result is (B, Di, L) with the strides of a
+    transposed (B, L, Di) tensor."""
     batch, channels = x.shape[:2]
     rank = dt_projs_weight.shape[-1]
-    xs = cross_scan_bidi(x)  # (B, 2, Di, L)
-    proj = torch.einsum('bkdl,kcd->bkcl', xs, x_proj_weight)
-    dts, Bs, Cs = torch.split(proj, [rank, 1, 1], dim=2)
-    dts = torch.einsum('bkrl,kdr->bkdl', dts, dt_projs_weight)
-    ys = selective_scan(
-        xs.reshape(batch, 2 * channels, -1),
-        dts.reshape(batch, 2 * channels, -1),
-        -torch.exp(A_logs),
-        Bs,
-        Cs,
-        Ds,
-        dt_projs_bias.reshape(-1),
-        delta_softplus=True)
-    return cross_merge_bidi(ys.view(batch, 2, channels, -1))
+    dtype = torch.promote_types(x.dtype, torch.float32)
+    seq = x.flatten(2).transpose(1, 2).to(dtype)  # (B, L, Di)
+    length = seq.shape[1]
+    # [dt | B | C] of both directions at every position, in map order.
+    proj = torch.matmul(seq, x_proj_weight.to(dtype).flatten(0, 1).t())
+    proj = proj.view(batch, length, 2, rank + 2)
+    # Scan order: direction 1 runs over the reversed sequence.
+    xs = torch.stack([seq, seq.flip(1)], dim=2)
+    proj = torch.stack([proj[:, :, 0], proj[:, :, 1].flip(1)], dim=2)
+    dts, Bs, Cs = torch.split(proj, [rank, 1, 1], dim=3)
+    # Both directions' dt projections as one block-diagonal matmul.
+    weight = dt_projs_weight.to(dtype)
+    weight = torch.cat([
+        F.pad(weight[0].t(), (0, channels)),
+        F.pad(weight[1].t(), (channels, 0))
+    ])
+    delta = torch.addmm(
+        dt_projs_bias.to(dtype).reshape(-1), dts.reshape(-1, 2 * rank), weight)
+    delta = F.softplus(delta).view(batch, length, 2, channels)
+    A = -torch.exp(A_logs.to(dtype)).view(2, channels)
+    h = linear_recurrence(delta * A, delta * xs * Bs)
+    ys = (xs * Ds.to(dtype).view(2, channels)).addcmul_(h, Cs)
+    return (ys[:, :, 0] + ys[:, :, 1].flip(1)).transpose(1, 2)

@@ -63,19 +63,8 @@ def selective_scan_torch(u: Tensor,
                          D: Optional[Tensor] = None,
                          delta_bias: Optional[Tensor] = None,
                          delta_softplus: bool = True) -> Tensor:
-    """Pure-PyTorch selective scan; gradients come from autograd.
-
-    The sequence is laid out step-major, so that each step is one
-    multiply-add on contiguous memory. A sequence longer than
-    :data:`MAX_UNCHUNKED_LENGTH` is cut into ``nc`` chunks of
-    ``T = ceil(sqrt(L))`` steps, all scanned at once from a zero state
-    (``T`` steps instead of ``L``); the state carried into each chunk then
-    follows from a recurrence over the ``nc`` chunk ends and reaches step
-    ``t`` of the chunk decayed by ``exp(cumsum(delta * A))`` over the chunk
-    so far. Exponents are <= 0 for a negative ``A`` and clamped at the
-    smallest normal number's log (``exp`` of less is slow on CPU and
-    numerically ~0). Memory stays O(Bt * K*Dk * N * L).
-    """
+    """Pure-PyTorch selective scan (:func:`linear_recurrence` over the
+    sequence); gradients come from autograd."""
     batch, channels, length = u.shape
     groups, n_state = B.shape[1], A.shape[1]
     if channels % groups:
@@ -88,7 +77,42 @@ def selective_scan_torch(u: Tensor,
         delta = delta + delta_bias.to(dtype)[:, None]
     if delta_softplus:
         delta = F.softplus(delta)
-    floor = math.log(torch.finfo(dtype).tiny)
+
+    def sequence_major(x: Tensor) -> Tensor:
+        """(Bt, K*Dk, L) -> (Bt, L, K, Dk, 1)."""
+        return x.view(batch, groups, per_group, length).permute(0, 3, 1,
+                                                                2)[..., None]
+
+    delta = sequence_major(delta)
+    # (Bt, K, N, L) -> (Bt, L, K, 1, N): B and C broadcast over Dk.
+    B, C = (t.permute(0, 3, 1, 2)[:, :, :, None] for t in (B, C))
+    h = linear_recurrence(delta * A.view(groups, per_group, n_state),
+                          delta * sequence_major(u) * B)
+    y = h * C
+    y = y.sum(-1) if n_state > 1 else y.squeeze(-1)  # (Bt, L, K, Dk)
+    y = y.reshape(batch, length, channels).transpose(1, 2)
+    if D is not None:
+        y = torch.addcmul(y, D.to(dtype)[:, None], u)
+    return y
+
+
+def linear_recurrence(log_decay: Tensor, drive: Tensor) -> Tensor:
+    """``h[:, t] = exp(log_decay[:, t]) * h[:, t-1] + drive[:, t]`` along
+    dim 1, with ``h[:, -1] = 0``.
+
+    Both inputs are (B, L, ...) of one shape; so is the result. Each step is
+    one multiply-add over dims 2..; a sequence longer than
+    :data:`MAX_UNCHUNKED_LENGTH` is cut into ``nc`` chunks of
+    ``T = ceil(sqrt(L))`` steps, all scanned at once from a zero state
+    (``T`` steps instead of ``L``); the state carried into each chunk then
+    follows from a recurrence over the ``nc`` chunk ends and reaches step
+    ``t`` of the chunk decayed by ``exp(cumsum(log_decay))`` over the chunk
+    so far. Exponents are <= 0 for a stable scan and clamped at the smallest
+    normal number's log (``exp`` of less is slow on CPU and numerically ~0).
+    """
+    shape = drive.shape
+    batch, length = shape[:2]
+    floor = math.log(torch.finfo(drive.dtype).tiny)
     steps = length
     if length > MAX_UNCHUNKED_LENGTH:
         steps = math.isqrt(length - 1) + 1
@@ -97,38 +121,31 @@ def selective_scan_torch(u: Tensor,
     chunks = (length + steps - 1) // steps
     pad = chunks * steps - length
 
-    def step_major(x: Tensor) -> Tensor:
-        """(..., L) -> (T, ..., nc): step t of every chunk, contiguous."""
-        x = F.pad(x, (0, pad)) if pad else x
-        x = x.unflatten(-1, (chunks, steps))
-        return x.permute(x.dim() - 1, *range(x.dim() - 1)).contiguous()
+    def chunked(x: Tensor) -> Tensor:
+        """(B, L, ...) -> (B, nc, T, G): step t of every chunk is [:, :, t]."""
+        x = x.reshape(batch, length, -1)
+        x = F.pad(x, (0, 0, 0, pad)) if pad else x
+        return x.view(batch, chunks, steps, -1)
 
-    # Shapes (T, Bt, K, Dk, N, nc); B and C broadcast over Dk.
-    delta = step_major(delta).view(steps, batch, groups, per_group, 1, chunks)
-    log_decay = delta * A.view(groups, per_group, n_state, 1)
-    decay = log_decay.clamp(min=floor).exp()
-    drive = delta * step_major(u).view_as(delta) * step_major(B).unsqueeze(3)
-    # h[-1] = 0, written out so that A stays in the autograd graph even for
-    # L = 1 (its gradient is then 0, but DDP requires every parameter used).
-    h = torch.addcmul(drive[0], decay[0], torch.zeros_like(drive[0]))
+    log_decay, drive = chunked(log_decay), chunked(drive)
+    decay = log_decay.clamp(min=floor).exp_()
+    # h[-1] = 0, written out so that the decay stays in the autograd graph
+    # even for L = 1 (its gradient is then 0, but DDP requires every
+    # parameter used).
+    h = torch.addcmul(drive[:, :, 0], decay[:, :, 0],
+                      torch.zeros_like(drive[:, :, 0]))
     states = [h]
     for t in range(1, steps):
-        h = torch.addcmul(drive[t], decay[t], h)
+        h = torch.addcmul(drive[:, :, t], decay[:, :, t], h)
         states.append(h)
-    h = torch.stack(states)
+    h = torch.stack(states, 2)  # (B, nc, T, G)
     if chunks > 1:
-        decayed = log_decay.cumsum(0).clamp(min=floor).exp()
-        ends, totals = h[-1], decayed[-1]
-        carried = [torch.zeros_like(ends[..., 0])]
+        decayed = log_decay.cumsum(2).clamp_(min=floor).exp_()
+        ends, totals = h[:, :, -1], decayed[:, :, -1]
+        carried = [torch.zeros_like(ends[:, 0])]
         for c in range(chunks - 1):
             carried.append(
-                torch.addcmul(ends[..., c], totals[..., c], carried[-1]))
-        h = torch.addcmul(h, decayed, torch.stack(carried, -1))
-    y = h * step_major(C).unsqueeze(3)
-    y = y.sum(4) if n_state > 1 else y.select(4, 0)  # (T, Bt, K, Dk, nc)
-    y = y.permute(1, 2, 3, 4, 0).reshape(batch, channels, chunks * steps)
-    if pad:
-        y = y[..., :length]
-    if D is not None:
-        y = torch.addcmul(y, D.to(dtype)[:, None], u)
-    return y
+                torch.addcmul(ends[:, c], totals[:, c], carried[-1]))
+        h = h.addcmul_(decayed, torch.stack(carried, 1)[:, :, None])
+    h = h.view(batch, chunks * steps, -1)
+    return h[:, :length].view(shape)

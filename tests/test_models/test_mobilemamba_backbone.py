@@ -19,6 +19,16 @@ def test_arch_zoo_shapes():
     assert model.out_channels == [200, 200, 376, 448]
 
 
+def test_cpu_forward_runs_channels_last():
+    """On CPU every level comes out channels-last (oneDNN's fast layout),
+    whatever the input's memory format."""
+    model = MobileMamba(TINY, out_indices=(0, 1, 2, 3)).eval()
+    with torch.no_grad():
+        outs = model(torch.randn(2, 3, 64, 64))
+    assert all(
+        out.is_contiguous(memory_format=torch.channels_last) for out in outs)
+
+
 def test_arch_is_case_insensitive_and_b_series_share_a_network():
     shapes = {
         arch: {

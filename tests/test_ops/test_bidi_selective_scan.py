@@ -36,10 +36,16 @@ def make_inputs(batch=2,
     return {k: v.to(dtype) for k, v in inputs.items()}
 
 
-@pytest.mark.parametrize('height,width', [(3, 5), (5, 3), (1, 1)])
-def test_matches_reference(height, width):
-    """Batch-2 non-square maps: op (float32) equals the float64 reference."""
+@pytest.mark.parametrize('channels_last', [False, True])
+@pytest.mark.parametrize('height,width', [(3, 5), (5, 3), (1, 1), (9, 9),
+                                          (10, 13)])
+def test_matches_reference(height, width, channels_last):
+    """Batch-2 non-square maps, short and chunked (81 = 9 x 9 and a padded
+    130) sequences, either memory format: op (float32) equals the float64
+    reference."""
     inputs = make_inputs(height=height, width=width, seed=height)
+    if channels_last:
+        inputs['x'] = inputs['x'].contiguous(memory_format=torch.channels_last)
     out = bidi_selective_scan(**inputs)
     assert out.shape == (2, 4, height * width)
     assert out.dtype == torch.float32

@@ -307,6 +307,10 @@ class MobileMamba(BaseModule):
 
     def forward(self, x: Tensor) -> tuple:
         self._check_input(x)
+        if x.device.type == 'cpu':
+            # oneDNN's convolutions run several times faster channels-last;
+            # every layer keeps that layout.
+            x = x.contiguous(memory_format=torch.channels_last)
         levels = [self.patch_embed(x)]
         for stage in self.stages[:max(self.out_indices)]:
             levels.append(stage(levels[-1]))

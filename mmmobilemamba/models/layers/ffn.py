@@ -3,6 +3,8 @@ from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from torch import Tensor
 
+from .pointwise_conv import PointwiseConv2d
+
 
 class ConvFFN(BaseModule):
     """1x1 Conv-BN-ReLU (C -> ratio*C) then 1x1 Conv-BN (-> C).
@@ -26,11 +28,17 @@ class ConvFFN(BaseModule):
         super().__init__(init_cfg=init_cfg)
         norm_cfg = None if deploy else norm_cfg
         self.pw1 = ConvModule(
-            channels, channels * ratio, 1, norm_cfg=norm_cfg, bias=deploy)
+            channels,
+            channels * ratio,
+            1,
+            conv_cfg=dict(type=PointwiseConv2d),
+            norm_cfg=norm_cfg,
+            bias=deploy)
         self.pw2 = ConvModule(
             channels * ratio,
             channels,
             1,
+            conv_cfg=dict(type=PointwiseConv2d),
             norm_cfg=norm_cfg,
             act_cfg=None,
             bias=deploy)

@@ -7,6 +7,7 @@ from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from torch import Tensor
 
+from .pointwise_conv import PointwiseConv2d
 from .wte_mamba import WTEMamba
 
 
@@ -80,6 +81,7 @@ class MRFFI(BaseModule):
                 local_ch,
                 1,
                 groups=local_ch,
+                conv_cfg=dict(type=PointwiseConv2d),
                 norm_cfg=conv_norm,
                 act_cfg=None,
                 bias=deploy))
@@ -87,6 +89,7 @@ class MRFFI(BaseModule):
             channels,
             channels,
             1,
+            conv_cfg=dict(type=PointwiseConv2d),
             norm_cfg=conv_norm,
             bias=deploy,
             order=('act', 'conv', 'norm'))

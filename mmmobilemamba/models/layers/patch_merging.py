@@ -3,6 +3,7 @@ from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from torch import Tensor
 
+from .pointwise_conv import PointwiseConv2d
 from .squeeze_excitation import SqueezeExcitation
 
 
@@ -24,7 +25,12 @@ class PatchMerging(BaseModule):
         hidden = in_channels * 4
         norm_cfg = None if deploy else norm_cfg
         self.conv1 = ConvModule(
-            in_channels, hidden, 1, norm_cfg=norm_cfg, bias=deploy)
+            in_channels,
+            hidden,
+            1,
+            conv_cfg=dict(type=PointwiseConv2d),
+            norm_cfg=norm_cfg,
+            bias=deploy)
         self.conv2 = ConvModule(
             hidden,
             hidden,
@@ -39,6 +45,7 @@ class PatchMerging(BaseModule):
             hidden,
             out_channels,
             1,
+            conv_cfg=dict(type=PointwiseConv2d),
             norm_cfg=norm_cfg,
             act_cfg=None,
             bias=deploy)

@@ -2,6 +2,8 @@
 import torch.nn as nn
 from torch import Tensor
 
+from .pointwise_conv import PointwiseConv2d
+
 
 class SqueezeExcitation(nn.Module):
     """``x * sigmoid(fc2(relu(fc1(mean_hw(x)))))``.
@@ -16,9 +18,9 @@ class SqueezeExcitation(nn.Module):
 
     def __init__(self, channels: int, squeeze_channels: int):
         super().__init__()
-        self.fc1 = nn.Conv2d(channels, squeeze_channels, 1)
+        self.fc1 = PointwiseConv2d(channels, squeeze_channels, 1)
         self.act = nn.ReLU(inplace=True)
-        self.fc2 = nn.Conv2d(squeeze_channels, channels, 1)
+        self.fc2 = PointwiseConv2d(squeeze_channels, channels, 1)
 
     def forward(self, x: Tensor) -> Tensor:
         w = x.mean((2, 3), keepdim=True)

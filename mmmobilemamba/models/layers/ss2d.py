@@ -9,6 +9,7 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmmobilemamba.ops import bidi_selective_scan
+from .pointwise_conv import PointwiseConv2d
 
 
 class SS2D(BaseModule):
@@ -64,6 +65,7 @@ class SS2D(BaseModule):
             channels,
             2 * inner,
             1,
+            conv_cfg=dict(type=PointwiseConv2d),
             norm_cfg=norm_cfg,
             act_cfg=None,
             bias=deploy)
@@ -71,7 +73,13 @@ class SS2D(BaseModule):
             inner, inner, 3, padding=1, groups=inner, bias=True)
         self.act = nn.SiLU()
         self.out_proj = ConvModule(
-            inner, channels, 1, norm_cfg=norm_cfg, act_cfg=None, bias=deploy)
+            inner,
+            channels,
+            1,
+            conv_cfg=dict(type=PointwiseConv2d),
+            norm_cfg=norm_cfg,
+            act_cfg=None,
+            bias=deploy)
         self.reset_ssm_parameters()
 
     @torch.no_grad()

@@ -1,0 +1,47 @@
+"""1x1 convolution with CPU-friendly kernels."""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+
+class PointwiseConv2d(nn.Conv2d):
+    """A 1x1 ``nn.Conv2d`` (same parameters and state dict), either dense
+    (``groups=1``) or per-channel (``groups = in = out channels``).
+
+    A per-channel one is a multiply-add on any device. A dense one on a
+    channels-last CPU map (or a channel slice of one) is ``F.linear`` over
+    the channel dim, a view of the map's memory: oneDNN's 1x1 kernels are
+    up to several times slower at MobileMamba's small (3x3 to 24x24) maps.
+
+    Shape:
+        (B, C_in, H, W) -> (B, C_out, H, W), in the input's memory format.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, *args, **kwargs):
+        super().__init__(in_channels, out_channels, *args, **kwargs)
+        pointwise = (self.kernel_size, self.stride, self.padding,
+                     self.dilation) == ((1, 1), (1, 1), (0, 0), (1, 1))
+        per_channel = self.groups == in_channels == out_channels
+        if not pointwise or self.padding_mode != 'zeros' or \
+                self.groups not in (1, in_channels) or \
+                (self.groups > 1 and not per_channel):
+            raise ValueError(
+                'PointwiseConv2d is a dense or per-channel 1x1 convolution '
+                'with stride 1 and no padding; got kernel_size='
+                f'{self.kernel_size}, stride={self.stride}, padding='
+                f'{self.padding}, dilation={self.dilation}, groups='
+                f'{self.groups} for {in_channels}->{out_channels} channels; '
+                'use nn.Conv2d for anything else')
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.groups > 1:
+            weight = self.weight.view(1, -1, 1, 1)
+            if self.bias is None:
+                return x * weight
+            return torch.addcmul(self.bias.view(1, -1, 1, 1), x, weight)
+        if x.device.type == 'cpu' and x.dim() == 4 and x.stride(1) == 1:
+            out = F.linear(
+                x.permute(0, 2, 3, 1), self.weight.flatten(1), self.bias)
+            return out.permute(0, 3, 1, 2)
+        return super().forward(x)
