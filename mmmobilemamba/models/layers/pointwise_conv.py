@@ -36,6 +36,10 @@ class PointwiseConv2d(nn.Conv2d):
 
     def forward(self, x: Tensor) -> Tensor:
         if self.groups > 1:
+            # A trace (FLOP counting, ONNX export) keeps the convolution,
+            # which fvcore counts as it counts the official code's.
+            if torch.jit.is_tracing():
+                return super().forward(x)
             weight = self.weight.view(1, -1, 1, 1)
             if self.bias is None:
                 return x * weight
