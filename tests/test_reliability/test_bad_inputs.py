@@ -54,7 +54,7 @@ from mmengine.runner import load_checkpoint
 
 from mmmobilemamba.models import MobileMamba
 from mmmobilemamba.models.utils import IncompatibleCheckpointError
-from mmmobilemamba.ops import backends, use_backend
+from mmmobilemamba.ops import backends, selective_scan, use_backend
 from mmmobilemamba.ops.mamba_ssm_selective_scan import mamba_ssm_available
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -330,11 +330,11 @@ def no_backend_override(monkeypatch):
 
 def test_unknown_backend_from_the_environment(no_backend_override,
                                               monkeypatch):
-    monkeypatch.setenv(backends.ENV_VAR, 'selective_scan=cuda')
+    monkeypatch.setenv(backends.ENV_VAR, 'bidi_selective_scan=cuda')
     model = MobileMamba(SMALL).eval()
     with pytest.raises(
             ValueError,
-            match=r"backend 'cuda' was requested for op 'selective_scan' "
+            match=r"backend 'cuda' was requested for op 'bidi_selective_scan' "
             r'\(through set_backend or \$MMMOBILEMAMBA_OPS_BACKEND\) but is '
             r"not registered; choose one of \(.*'torch'"):
         with torch.no_grad():
@@ -345,12 +345,14 @@ def test_unknown_backend_from_the_environment(no_backend_override,
 def test_uninstalled_kernel_asked_for_explicitly(request_backend,
                                                  no_backend_override,
                                                  monkeypatch):
-    """Forcing mamba-ssm's scan without mamba-ssm installed is refused, with
-    the way back to the pure-PyTorch implementation, instead of silently
-    falling back."""
+    """Forcing mamba-ssm's scan (the ``selective_scan`` op; the model's own
+    scan is ``bidi_selective_scan``) without mamba-ssm installed is refused,
+    with the way back to the pure-PyTorch implementation, instead of
+    silently falling back."""
     if mamba_ssm_available():
         pytest.skip('mamba-ssm is installed')
-    model = MobileMamba(SMALL).eval()
+    inputs = (torch.randn(1, 4, 5), torch.randn(1, 4, 5), -torch.ones(4, 1),
+              torch.randn(1, 2, 1, 5), torch.randn(1, 2, 1, 5))
     if request_backend == 'environment':
         monkeypatch.setenv(backends.ENV_VAR, 'mamba_ssm')
         forced = contextlib.nullcontext()
@@ -362,5 +364,4 @@ def test_uninstalled_kernel_asked_for_explicitly(request_backend,
             'but its dependencies are not installed; install them or unset '
             r'the request \(set_backend\(None\) / \$MMMOBILEMAMBA_OPS_BACKEND'
             r'\) to fall back to the pure-PyTorch implementation'):
-        with torch.no_grad():
-            model(torch.randn(1, 3, 64, 64))
+        selective_scan(*inputs)

@@ -314,7 +314,9 @@ class MobileMamba(BaseModule):
         levels = [self.patch_embed(x)]
         for stage in self.stages[:max(self.out_indices)]:
             levels.append(stage(levels[-1]))
-        return tuple(levels[i] for i in self.out_indices)
+        # Contiguous outputs: CPU kernels downstream (e.g. mmcv's RoIAlign)
+        # may read their inputs as NCHW memory.
+        return tuple(levels[i].contiguous() for i in self.out_indices)
 
     def _frozen_modules(self) -> List[nn.Module]:
         if self.frozen_stages < 0:
