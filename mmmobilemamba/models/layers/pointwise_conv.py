@@ -24,8 +24,7 @@ class PointwiseConv2d(nn.Conv2d):
                      self.dilation) == ((1, 1), (1, 1), (0, 0), (1, 1))
         per_channel = self.groups == in_channels == out_channels
         if not pointwise or self.padding_mode != 'zeros' or \
-                self.groups not in (1, in_channels) or \
-                (self.groups > 1 and not per_channel):
+                not (self.groups == 1 or per_channel):
             raise ValueError(
                 'PointwiseConv2d is a dense or per-channel 1x1 convolution '
                 'with stride 1 and no padding; got kernel_size='
