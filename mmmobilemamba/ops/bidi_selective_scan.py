@@ -3,12 +3,14 @@
 Cross-scan, per-direction projections, selective scan and cross-merge as one
 op, so that a backend can fuse all of it (no materialised reversed copy).
 """
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from .backends import dispatch, register_op
-from .selective_scan import linear_recurrence
+from .selective_scan import chunk_steps, linear_recurrence, linear_recurrence_
 
 
 def bidi_selective_scan(x: Tensor, x_proj_weight: Tensor,
@@ -38,35 +40,105 @@ def bidi_selective_scan(x: Tensor, x_proj_weight: Tensor,
                               A_logs, Ds)
 
 
+def _block_diagonal_dt_weight(dt_projs_weight: Tensor,
+                              dtype: torch.dtype) -> Tensor:
+    """(2, Di, R) -> (2R, 2Di): both directions' dt projections as one
+    matmul over [dt_0 | dt_1]."""
+    weight = dt_projs_weight.to(dtype)
+    channels = weight.shape[1]
+    return torch.cat([
+        F.pad(weight[0].t(), (0, channels)),
+        F.pad(weight[1].t(), (channels, 0))
+    ])
+
+
 @register_op('bidi_selective_scan', 'torch')
 def bidi_selective_scan_torch(x: Tensor, x_proj_weight: Tensor,
                               dt_projs_weight: Tensor, dt_projs_bias: Tensor,
                               A_logs: Tensor, Ds: Tensor) -> Tensor:
     """Sequence-major (B, L, 2, Di) throughout, which is a channels-last
     map's memory order: the result is (B, Di, L) with the strides of a
-    transposed (B, L, Di) tensor."""
+    transposed (B, L, Di) tensor.
+
+    Without autograd (and outside a trace) it runs in place on three
+    buffers (:func:`_bidi_selective_scan_inplace`); otherwise as a graph
+    of out-of-place ops that autograd and ONNX export follow.
+    """
+    args = (x, x_proj_weight, dt_projs_weight, dt_projs_bias, A_logs, Ds)
+    if torch.jit.is_tracing() or (torch.is_grad_enabled()
+                                  and any(t.requires_grad for t in args)):
+        return _bidi_selective_scan_graph(*args)
+    return _bidi_selective_scan_inplace(*args)
+
+
+def _project(x: Tensor, x_proj_weight: Tensor, dtype: torch.dtype):
+    """The map as a (B, L, Di) sequence, and [dt | B | C] of both directions
+    at every position in scan order, (B, L, 2, R + 2)."""
+    batch = x.shape[0]
+    seq = x.flatten(2).transpose(1, 2).to(dtype)  # (B, L, Di)
+    proj = torch.matmul(seq, x_proj_weight.to(dtype).flatten(0, 1).t())
+    proj = proj.view(batch, seq.shape[1], 2, -1)
+    # Scan order: direction 1 runs over the reversed sequence.
+    return seq, torch.stack([proj[:, :, 0], proj[:, :, 1].flip(1)], dim=2)
+
+
+def _bidi_selective_scan_graph(x: Tensor, x_proj_weight: Tensor,
+                               dt_projs_weight: Tensor, dt_projs_bias: Tensor,
+                               A_logs: Tensor, Ds: Tensor) -> Tensor:
     batch, channels = x.shape[:2]
     rank = dt_projs_weight.shape[-1]
     dtype = torch.promote_types(x.dtype, torch.float32)
-    seq = x.flatten(2).transpose(1, 2).to(dtype)  # (B, L, Di)
+    seq, proj = _project(x, x_proj_weight, dtype)
     length = seq.shape[1]
-    # [dt | B | C] of both directions at every position, in map order.
-    proj = torch.matmul(seq, x_proj_weight.to(dtype).flatten(0, 1).t())
-    proj = proj.view(batch, length, 2, rank + 2)
-    # Scan order: direction 1 runs over the reversed sequence.
     xs = torch.stack([seq, seq.flip(1)], dim=2)
-    proj = torch.stack([proj[:, :, 0], proj[:, :, 1].flip(1)], dim=2)
     dts, Bs, Cs = torch.split(proj, [rank, 1, 1], dim=3)
-    # Both directions' dt projections as one block-diagonal matmul.
-    weight = dt_projs_weight.to(dtype)
-    weight = torch.cat([
-        F.pad(weight[0].t(), (0, channels)),
-        F.pad(weight[1].t(), (channels, 0))
-    ])
     delta = torch.addmm(
-        dt_projs_bias.to(dtype).reshape(-1), dts.reshape(-1, 2 * rank), weight)
+        dt_projs_bias.to(dtype).reshape(-1), dts.reshape(-1, 2 * rank),
+        _block_diagonal_dt_weight(dt_projs_weight, dtype))
     delta = F.softplus(delta).view(batch, length, 2, channels)
     A = -torch.exp(A_logs.to(dtype)).view(2, channels)
     h = linear_recurrence(delta * A, delta * xs * Bs)
     ys = (xs * Ds.to(dtype).view(2, channels)).addcmul_(h, Cs)
     return (ys[:, :, 0] + ys[:, :, 1].flip(1)).transpose(1, 2)
+
+
+def _bidi_selective_scan_inplace(x: Tensor, x_proj_weight: Tensor,
+                                 dt_projs_weight: Tensor,
+                                 dt_projs_bias: Tensor, A_logs: Tensor,
+                                 Ds: Tensor) -> Tensor:
+    """The same computation on three (B, nc * T, 2, Di) buffers, the
+    sequence zero-padded to whole chunks (``nc`` chunks of ``T`` steps, see
+    :func:`~mmmobilemamba.ops.selective_scan.chunk_steps`): the scan input
+    ``xs``, ``delta`` (overwritten by the decay) and the drive (overwritten
+    by the states, then the outputs). Padded steps come after the last real
+    one in scan order and have zero drive, so they change no output."""
+    batch, channels = x.shape[:2]
+    rank = dt_projs_weight.shape[-1]
+    dtype = torch.promote_types(x.dtype, torch.float32)
+    seq, proj = _project(x, x_proj_weight, dtype)
+    length = seq.shape[1]
+    steps = chunk_steps(length)
+    chunks = -(-length // steps)
+    padded = chunks * steps
+    if padded > length:
+        proj = F.pad(proj, (0, 0, 0, 0, 0, padded - length))
+    xs = seq.new_empty(batch, padded, 2, channels)
+    xs[:, :length, 0] = seq
+    xs[:, :length, 1] = seq.flip(1)
+    xs[:, length:] = 0
+    dts, Bs, Cs = torch.split(proj, [rank, 1, 1], dim=3)
+    delta = torch.addmm(
+        dt_projs_bias.to(dtype).reshape(-1), dts.reshape(-1, 2 * rank),
+        _block_diagonal_dt_weight(dt_projs_weight, dtype))
+    delta = delta.view(batch, padded, 2, channels)
+    torch.ops.aten.softplus.out(delta, 1, 20, out=delta)
+    drive = torch.mul(delta, Bs).mul_(xs)
+    A = -torch.exp(A_logs.to(dtype)).view(2, channels)
+    floor = math.log(torch.finfo(dtype).tiny)
+    decay = delta.mul_(A).clamp_(min=floor).exp_()
+    h = linear_recurrence_(
+        decay.view(batch, chunks, steps, -1),
+        drive.view(batch, chunks, steps, -1)).view_as(xs)
+    ys = h.mul_(Cs).addcmul_(xs, Ds.to(dtype).view(2, channels))
+    y_fwd, y_bwd = ys[:, :length, 0], ys[:, :length, 1]
+    return torch.add(y_fwd, y_bwd.flip(1)).transpose(1, 2)

@@ -96,6 +96,14 @@ def selective_scan_torch(u: Tensor,
     return y
 
 
+def chunk_steps(length: int) -> int:
+    """Steps ``T`` per chunk of a recurrence over ``length`` steps: all of
+    them up to :data:`MAX_UNCHUNKED_LENGTH`, ``ceil(sqrt(length))`` beyond."""
+    if length > MAX_UNCHUNKED_LENGTH:
+        return math.isqrt(length - 1) + 1
+    return length
+
+
 def linear_recurrence(log_decay: Tensor, drive: Tensor) -> Tensor:
     """``h[:, t] = exp(log_decay[:, t]) * h[:, t-1] + drive[:, t]`` along
     dim 1, with ``h[:, -1] = 0``.
@@ -113,9 +121,7 @@ def linear_recurrence(log_decay: Tensor, drive: Tensor) -> Tensor:
     shape = drive.shape
     batch, length = shape[:2]
     floor = math.log(torch.finfo(drive.dtype).tiny)
-    steps = length
-    if length > MAX_UNCHUNKED_LENGTH:
-        steps = math.isqrt(length - 1) + 1
+    steps = chunk_steps(length)
     # Sizes are traced (ONNX export): no floor division of negative numbers,
     # which ONNX's Div truncates.
     chunks = (length + steps - 1) // steps
@@ -149,3 +155,27 @@ def linear_recurrence(log_decay: Tensor, drive: Tensor) -> Tensor:
         h = h.addcmul_(decayed, torch.stack(carried, 1)[:, :, None])
     h = h.view(batch, chunks * steps, -1)
     return h[:, :length].view(shape)
+
+
+def linear_recurrence_(decay: Tensor, drive: Tensor) -> Tensor:
+    """In-place :func:`linear_recurrence` for inference, given the decay
+    itself (not its log): ``drive[:, c, t]`` becomes the state at step
+    ``t`` of chunk ``c``; ``decay`` is overwritten.
+
+    Both inputs are contiguous (B, nc, T, G), ``nc`` chunks of ``T`` steps
+    (see :func:`chunk_steps`). Every chunk is scanned from a zero state
+    (``T - 1`` multiply-adds); the true chunk ends then follow chunk by
+    chunk, and reach the other steps through the running products of the
+    decay (a ``cumprod``). Nothing is allocated, so no pass over the
+    sequence touches fresh memory; autograd cannot go through it.
+    """
+    steps, chunks = drive.shape[2], drive.shape[1]
+    for t in range(1, steps):
+        drive[:, :, t].addcmul_(decay[:, :, t], drive[:, :, t - 1])
+    if chunks > 1:
+        decay.cumprod_(2)
+        ends, totals = drive[:, :, -1], decay[:, :, -1]
+        for c in range(1, chunks):
+            ends[:, c].addcmul_(totals[:, c], ends[:, c - 1])
+        drive[:, 1:, :-1].addcmul_(decay[:, 1:, :-1], drive[:, :-1, -1:])
+    return drive

@@ -36,17 +36,27 @@ def make_inputs(batch=2,
     return {k: v.to(dtype) for k, v in inputs.items()}
 
 
+def run_op(inputs, autograd):
+    """The op as autograd records it, or as inference runs it (in place)."""
+    if autograd:
+        inputs = {k: v.clone().requires_grad_() for k, v in inputs.items()}
+        return bidi_selective_scan(**inputs).detach()
+    with torch.no_grad():
+        return bidi_selective_scan(**inputs)
+
+
+@pytest.mark.parametrize('autograd', [False, True])
 @pytest.mark.parametrize('channels_last', [False, True])
 @pytest.mark.parametrize('height,width', [(3, 5), (5, 3), (1, 1), (9, 9),
                                           (10, 13)])
-def test_matches_reference(height, width, channels_last):
+def test_matches_reference(height, width, channels_last, autograd):
     """Batch-2 non-square maps, short and chunked (81 = 9 x 9 and a padded
-    130) sequences, either memory format: op (float32) equals the float64
-    reference."""
+    130) sequences, either memory format, with and without autograd: op
+    (float32) equals the float64 reference."""
     inputs = make_inputs(height=height, width=width, seed=height)
     if channels_last:
         inputs['x'] = inputs['x'].contiguous(memory_format=torch.channels_last)
-    out = bidi_selective_scan(**inputs)
+    out = run_op(inputs, autograd)
     assert out.shape == (2, 4, height * width)
     assert out.dtype == torch.float32
     ref = bidi_selective_scan_ref(**inputs)
@@ -67,13 +77,39 @@ def test_directions_use_their_own_parameters():
         atol=1e-3)
 
 
-def test_float64_inputs():
+@pytest.mark.parametrize('autograd', [False, True])
+@pytest.mark.parametrize('height,width', [(3, 5), (10, 13)])
+def test_float64_inputs(height, width, autograd):
     """float64 inputs are computed in float64."""
-    inputs = make_inputs(seed=5, dtype=torch.float64)
-    out = bidi_selective_scan(**inputs)
+    inputs = make_inputs(
+        height=height, width=width, seed=5, dtype=torch.float64)
+    out = run_op(inputs, autograd)
     assert out.dtype == torch.float64
     torch.testing.assert_close(
         out, bidi_selective_scan_ref(**inputs), atol=1e-12, rtol=1e-12)
+
+
+@pytest.mark.parametrize('autograd', [False, True])
+def test_strong_decay_stays_finite(autograd):
+    """A padded, chunked scan whose chunks decay far below the smallest
+    float32 number gives the reference's result (no inf/nan from the
+    carried states)."""
+    inputs = make_inputs(height=10, width=13, seed=9)
+    inputs['dt_projs_bias'] = inputs['dt_projs_bias'] + 40
+    out = run_op(inputs, autograd)
+    assert torch.isfinite(out).all()
+    torch.testing.assert_close(
+        out.double(), bidi_selective_scan_ref(**inputs), atol=1e-4, rtol=1e-5)
+
+
+def test_inference_leaves_inputs_unchanged():
+    """The in-place inference path writes only to its own buffers."""
+    inputs = make_inputs(height=10, width=13, seed=10)
+    inputs['x'] = inputs['x'].contiguous(memory_format=torch.channels_last)
+    before = {k: v.clone() for k, v in inputs.items()}
+    run_op(inputs, autograd=False)
+    for key, value in inputs.items():
+        assert torch.equal(value, before[key]), key
 
 
 def test_batch_items_are_independent():
