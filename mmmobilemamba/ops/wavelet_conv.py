@@ -1,9 +1,15 @@
 """The wavelet-domain branch of WTE-Mamba (one level of WTConv)."""
+import functools
+
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from .backends import dispatch, register_op
-from .haar import haar_dwt, haar_idwt
+from .haar import haar_dwt, haar_filter_bank, haar_idwt
+
+#: Every entry of the official Haar bank is +-HAAR_GAIN (float32(sqrt(.5))**2).
+HAAR_GAIN = float(haar_filter_bank(1)[0, 0, 0, 0])
 
 
 def wavelet_conv(x: Tensor, wt_filter: Tensor, iwt_filter: Tensor,
@@ -30,6 +36,15 @@ def wavelet_conv(x: Tensor, wt_filter: Tensor, iwt_filter: Tensor,
 @register_op('wavelet_conv', 'torch')
 def wavelet_conv_torch(x: Tensor, wt_filter: Tensor, iwt_filter: Tensor,
                        weight: Tensor, scale: Tensor) -> Tensor:
+    """With the official Haar banks (the model's constant buffers), as
+    :func:`_haar_wavelet_conv`; any other bank, or in a trace (ONNX export,
+    whose conv needs a weight of known shape), through the general
+    :func:`~mmmobilemamba.ops.haar_dwt` / :func:`~mmmobilemamba.ops.haar_idwt`.
+    """
+    channels = x.shape[1]
+    if not torch.jit.is_tracing() and _is_haar_bank(
+            wt_filter, channels) and _is_haar_bank(iwt_filter, channels):
+        return _haar_wavelet_conv(x, weight, scale)
     batch, channels, height, width = x.shape
     coeffs = haar_dwt(x, wt_filter)
     h2, w2 = coeffs.shape[-2:]
@@ -39,3 +54,59 @@ def wavelet_conv_torch(x: Tensor, wt_filter: Tensor, iwt_filter: Tensor,
         groups=4 * channels) * scale
     return haar_idwt(
         coeffs.view(batch, channels, 4, h2, w2), iwt_filter, (height, width))
+
+
+@functools.lru_cache(maxsize=None)
+def _official_bank(channels: int, dtype: torch.dtype,
+                   device: torch.device) -> Tensor:
+    return haar_filter_bank(channels).to(device, dtype)
+
+
+def _is_haar_bank(filters: Tensor, channels: int) -> bool:
+    """Whether ``filters`` is the constant official bank for ``channels``."""
+    return (not filters.requires_grad
+            and filters.shape == (4 * channels, 1, 2, 2) and torch.equal(
+                filters, _official_bank(channels, filters.dtype,
+                                        filters.device)))
+
+
+def _butterfly(a: Tensor, b: Tensor, dim: int) -> Tensor:
+    """``stack([a + b, a - b], dim)``: one unnormalised 2-point Haar step."""
+    return torch.stack([a + b, a - b], dim)
+
+
+def _haar_wavelet_conv(x: Tensor, weight: Tensor, scale: Tensor) -> Tensor:
+    """:func:`wavelet_conv` with the official banks, on (B, H, W, C) memory.
+
+    Each transform is two add/subtract steps over the 2x2 patches, with
+    whole channel vectors as the innermost dim. The banks' gains and
+    ``scale`` are folded into the conv weight, and the conv runs on the
+    subbands in subband-major channel order (``k * C + c``), which is the
+    order the steps write.
+    """
+    batch, channels, height, width = x.shape
+    if height % 2 or width % 2:
+        x = F.pad(x, (0, width % 2, 0, height % 2))
+    h2, w2 = x.shape[2] // 2, x.shape[3] // 2
+    kernel = weight.shape[-1]
+    patches = x.permute(0, 2, 3, 1).contiguous().view(batch, h2, 2, w2, 2,
+                                                      channels)
+    # Rows, then columns: (B, h2, w2, column step, row step, C), that is
+    # subband k = 2 * column step + row step.
+    rows = _butterfly(patches[:, :, 0], patches[:, :, 1], 3)
+    coeffs = _butterfly(rows[..., 0, :], rows[..., 1, :], 3)
+    coeffs = coeffs.view(batch, h2, w2, 4 * channels).permute(0, 3, 1, 2)
+    weight = weight * (scale.view(-1, 1, 1, 1) * HAAR_GAIN**2)
+    weight = weight.view(channels, 4, kernel, kernel).transpose(0, 1)
+    coeffs = F.conv2d(
+        coeffs,
+        weight.reshape(4 * channels, 1, kernel, kernel),
+        padding=kernel // 2,
+        groups=4 * channels)
+    coeffs = coeffs.permute(0, 2, 3, 1).reshape(batch, h2, w2, 2, 2, channels)
+    # Undo the row step, then the column step, writing (B, h2, 2, w2, 2, C).
+    rows = _butterfly(coeffs[..., 0, :], coeffs[..., 1, :], 4)
+    rows = rows.transpose(3, 4).transpose(2, 3)  # (B, h2, row, w2, col, C)
+    out = _butterfly(rows[..., 0, :], rows[..., 1, :], 4)
+    out = out.view(batch, 2 * h2, 2 * w2, channels)
+    return out.permute(0, 3, 1, 2)[:, :, :height, :width]
