@@ -10,7 +10,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .backends import dispatch, register_op
-from .selective_scan import chunk_steps, linear_recurrence, linear_recurrence_
+from .selective_scan import (MAX_UNCHUNKED_LENGTH_INPLACE, chunk_steps,
+                             linear_recurrence, linear_recurrence_)
 
 
 def bidi_selective_scan(x: Tensor, x_proj_weight: Tensor,
@@ -117,7 +118,7 @@ def _bidi_selective_scan_inplace(x: Tensor, x_proj_weight: Tensor,
     dtype = torch.promote_types(x.dtype, torch.float32)
     seq, proj = _project(x, x_proj_weight, dtype)
     length = seq.shape[1]
-    steps = chunk_steps(length)
+    steps = chunk_steps(length, MAX_UNCHUNKED_LENGTH_INPLACE)
     chunks = -(-length // steps)
     padded = chunks * steps
     if padded > length:

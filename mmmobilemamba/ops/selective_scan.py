@@ -52,6 +52,8 @@ def selective_scan(u: Tensor,
 #: Sequences up to this length are scanned step by step; longer ones in
 #: chunks, where the fewer steps outweigh the extra passes of the carry.
 MAX_UNCHUNKED_LENGTH = 64
+#: The same for :func:`linear_recurrence_`, whose carry costs two passes.
+MAX_UNCHUNKED_LENGTH_INPLACE = 8
 
 
 @register_op('selective_scan', 'torch')
@@ -96,10 +98,10 @@ def selective_scan_torch(u: Tensor,
     return y
 
 
-def chunk_steps(length: int) -> int:
+def chunk_steps(length: int, max_unchunked: int = MAX_UNCHUNKED_LENGTH) -> int:
     """Steps ``T`` per chunk of a recurrence over ``length`` steps: all of
-    them up to :data:`MAX_UNCHUNKED_LENGTH`, ``ceil(sqrt(length))`` beyond."""
-    if length > MAX_UNCHUNKED_LENGTH:
+    them up to ``max_unchunked``, ``ceil(sqrt(length))`` beyond."""
+    if length > max_unchunked:
         return math.isqrt(length - 1) + 1
     return length
 
@@ -169,13 +171,14 @@ def linear_recurrence_(decay: Tensor, drive: Tensor) -> Tensor:
     decay (a ``cumprod``). Nothing is allocated, so no pass over the
     sequence touches fresh memory; autograd cannot go through it.
     """
-    steps, chunks = drive.shape[2], drive.shape[1]
-    for t in range(1, steps):
-        drive[:, :, t].addcmul_(decay[:, :, t], drive[:, :, t - 1])
+    states, decays = drive.unbind(2), decay.unbind(2)
+    for t in range(1, len(states)):
+        states[t].addcmul_(decays[t], states[t - 1])
+    chunks = drive.shape[1]
     if chunks > 1:
         decay.cumprod_(2)
-        ends, totals = drive[:, :, -1], decay[:, :, -1]
+        ends, totals = states[-1].unbind(1), decay[:, :, -1].unbind(1)
         for c in range(1, chunks):
-            ends[:, c].addcmul_(totals[:, c], ends[:, c - 1])
+            ends[c].addcmul_(totals[c], ends[c - 1])
         drive[:, 1:, :-1].addcmul_(decay[:, 1:, :-1], drive[:, :-1, -1:])
     return drive
