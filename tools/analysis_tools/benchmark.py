@@ -14,8 +14,10 @@ replayed, ``--cuda-graph``) and ``compile`` (``torch.compile``,
 ``--compile``). ``bf16``/``fp16`` run under ``torch.autocast`` over float32
 weights (training: AMP, with a gradient scaler for fp16). A training step is
 forward, cross-entropy, backward and an SGD-with-momentum step, in train
-mode (BN not fused). Throughput is ``batch * repeat / time`` of ``--repeat``
-steps after ``--warmup`` steps (timed with CUDA events on a GPU); peak memory
+mode (BN not fused). Latency is the time of one step after ``--warmup``
+steps: on a GPU the mean of ``--repeat`` steps timed with CUDA events, on the
+CPU the median of ``--repeat`` steps timed one by one (a shared CPU's speed
+drifts); throughput is ``batch / latency``. Peak memory
 is ``torch.cuda.max_memory_allocated`` (weights and inputs included).
 ``--profile`` adds, per row, the kernels launched by one step and the ones
 taking the most GPU time.
@@ -24,6 +26,7 @@ import argparse
 import json
 import os.path as osp
 import platform
+import statistics
 import time
 
 import torch
@@ -150,13 +153,16 @@ def capture_graph(step, device):
     return graph.replay
 
 
-def elapsed(fn, repeat, device):
-    """Seconds for ``repeat`` calls of ``fn`` (CUDA events on a GPU)."""
+def step_seconds(fn, repeat, device):
+    """Seconds per call of ``fn``: the mean of ``repeat`` calls between two
+    CUDA events on a GPU, the median of ``repeat`` calls on the CPU."""
     if torch.device(device).type != 'cuda':
-        start = time.perf_counter()
+        times = []
         for _ in range(repeat):
+            start = time.perf_counter()
             fn()
-        return time.perf_counter() - start
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
     start, end = (torch.cuda.Event(enable_timing=True) for _ in range(2))
     torch.cuda.synchronize(device)
     start.record()
@@ -164,7 +170,7 @@ def elapsed(fn, repeat, device):
         fn()
     end.record()
     torch.cuda.synchronize(device)
-    return start.elapsed_time(end) / 1e3
+    return start.elapsed_time(end) / 1e3 / repeat
 
 
 def kernel_profile(fn, top=8):
@@ -203,10 +209,8 @@ def measure(model, batch, resolution, args, dtype, executor):
     for _ in range(args.warmup):
         step()
     run = capture_graph(step, device) if executor == 'graph' else step
-    seconds = elapsed(run, args.repeat, device)
-    result = dict(
-        latency_ms=seconds / args.repeat * 1e3,
-        images_per_s=batch * args.repeat / seconds)
+    seconds = step_seconds(run, args.repeat, device)
+    result = dict(latency_ms=seconds * 1e3, images_per_s=batch / seconds)
     if device.type == 'cuda':
         result['peak_memory_mib'] = torch.cuda.max_memory_allocated(
             device) / 2**20
