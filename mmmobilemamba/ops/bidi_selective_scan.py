@@ -107,39 +107,42 @@ def _bidi_selective_scan_inplace(x: Tensor, x_proj_weight: Tensor,
                                  dt_projs_weight: Tensor,
                                  dt_projs_bias: Tensor, A_logs: Tensor,
                                  Ds: Tensor) -> Tensor:
-    """The same computation on three (B, nc * T, 2, Di) buffers, the
-    sequence zero-padded to whole chunks (``nc`` chunks of ``T`` steps, see
-    :func:`~mmmobilemamba.ops.selective_scan.chunk_steps`): the scan input
-    ``xs``, ``delta`` (overwritten by the decay) and the drive (overwritten
-    by the states, then the outputs). Padded steps come after the last real
-    one in scan order and have zero drive, so they change no output."""
+    """The same computation, direction-major, on three (2, B, nc * T, Di)
+    buffers: the scan input ``xs`` (direction 1 reversed), ``delta``
+    (overwritten by the decay) and the drive (overwritten by the states,
+    then the outputs). The sequence is zero-padded to whole chunks (``nc``
+    chunks of ``T`` steps, see
+    :func:`~mmmobilemamba.ops.selective_scan.chunk_steps`); padded steps come
+    after the last real one in scan order and have zero drive, so they
+    change no output. Each direction's projections are one matmul of a
+    batched pair."""
     batch, channels = x.shape[:2]
     rank = dt_projs_weight.shape[-1]
     dtype = torch.promote_types(x.dtype, torch.float32)
-    seq, proj = _project(x, x_proj_weight, dtype)
+    seq = x.flatten(2).transpose(1, 2).to(dtype)  # (B, L, Di)
     length = seq.shape[1]
     steps = chunk_steps(length, MAX_UNCHUNKED_LENGTH_INPLACE)
     chunks = -(-length // steps)
     padded = chunks * steps
+    xs = seq.new_empty(2, batch, padded, channels)
+    xs[0, :, :length] = seq
+    xs[1, :, :length] = seq.flip(1)
     if padded > length:
-        proj = F.pad(proj, (0, 0, 0, 0, 0, padded - length))
-    xs = seq.new_empty(batch, padded, 2, channels)
-    xs[:, :length, 0] = seq
-    xs[:, :length, 1] = seq.flip(1)
-    xs[:, length:] = 0
-    dts, Bs, Cs = torch.split(proj, [rank, 1, 1], dim=3)
-    delta = torch.addmm(
-        dt_projs_bias.to(dtype).reshape(-1), dts.reshape(-1, 2 * rank),
-        _block_diagonal_dt_weight(dt_projs_weight, dtype))
-    delta = delta.view(batch, padded, 2, channels)
+        xs[:, :, length:] = 0
+    xs = xs.view(2, batch * padded, channels)
+    proj = torch.bmm(xs, x_proj_weight.to(dtype).transpose(1, 2))
+    dts, Bs, Cs = torch.split(proj, [rank, 1, 1], dim=2)
+    delta = torch.baddbmm(
+        dt_projs_bias.to(dtype).unsqueeze(1), dts,
+        dt_projs_weight.to(dtype).transpose(1, 2))
     torch.ops.aten.softplus.out(delta, 1, 20, out=delta)
     drive = torch.mul(delta, Bs).mul_(xs)
-    A = -torch.exp(A_logs.to(dtype)).view(2, channels)
+    A = -torch.exp(A_logs.to(dtype)).view(2, 1, channels)
     floor = math.log(torch.finfo(dtype).tiny)
     decay = delta.mul_(A).clamp_(min=floor).exp_()
     h = linear_recurrence_(
-        decay.view(batch, chunks, steps, -1),
-        drive.view(batch, chunks, steps, -1)).view_as(xs)
-    ys = h.mul_(Cs).addcmul_(xs, Ds.to(dtype).view(2, channels))
-    y_fwd, y_bwd = ys[:, :length, 0], ys[:, :length, 1]
-    return torch.add(y_fwd, y_bwd.flip(1)).transpose(1, 2)
+        decay.view(2 * batch, chunks, steps, channels),
+        drive.view(2 * batch, chunks, steps, channels))
+    ys = h.view_as(xs).mul_(Cs).addcmul_(xs, Ds.to(dtype).view(2, 1, channels))
+    ys = ys.view(2, batch, padded, channels)[:, :, :length]
+    return torch.add(ys[0], ys[1].flip(1)).transpose(1, 2)
