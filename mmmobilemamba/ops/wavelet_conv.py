@@ -36,14 +36,16 @@ def wavelet_conv(x: Tensor, wt_filter: Tensor, iwt_filter: Tensor,
 @register_op('wavelet_conv', 'torch')
 def wavelet_conv_torch(x: Tensor, wt_filter: Tensor, iwt_filter: Tensor,
                        weight: Tensor, scale: Tensor) -> Tensor:
-    """With the official Haar banks (the model's constant buffers), as
-    :func:`_haar_wavelet_conv`; any other bank, or in a trace (ONNX export,
-    whose conv needs a weight of known shape), through the general
+    """On the CPU, with the official Haar banks (the model's constant
+    buffers), as :func:`_haar_wavelet_conv`. Any other bank, device (where
+    checking the banks' values would synchronise) or a trace (ONNX export,
+    whose conv needs a weight of known shape) takes the general
     :func:`~mmmobilemamba.ops.haar_dwt` / :func:`~mmmobilemamba.ops.haar_idwt`.
     """
     channels = x.shape[1]
-    if not torch.jit.is_tracing() and _is_haar_bank(
-            wt_filter, channels) and _is_haar_bank(iwt_filter, channels):
+    if x.device.type == 'cpu' and not torch.jit.is_tracing() \
+            and _is_haar_bank(wt_filter, channels) \
+            and _is_haar_bank(iwt_filter, channels):
         return _haar_wavelet_conv(x, weight, scale)
     batch, channels, height, width = x.shape
     coeffs = haar_dwt(x, wt_filter)

@@ -137,12 +137,16 @@ def test_wrong_filter_bank_raises():
             haar_idwt(coeffs, bank)
 
 
+@pytest.mark.parametrize('channels_last', [False, True])
 @pytest.mark.parametrize('height,width', SIZES)
 @pytest.mark.parametrize('kernel', [3, 5])
-def test_wavelet_conv_matches_reference(height, width, kernel):
+def test_wavelet_conv_matches_reference(height, width, kernel, channels_last):
     """wavelet_conv (float64) equals pad / pywt analysis / depthwise conv /
-    scale / pywt synthesis / crop, and float32 stays within 1e-5."""
+    scale / pywt synthesis / crop, and float32 stays within 1e-5, in either
+    memory format."""
     x = randn(2, 3, height, width, seed=8)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
     weight = randn(12, 1, kernel, kernel, seed=9) / kernel
     scale = randn(1, 12, 1, 1, seed=10)
     bank = haar_filter_bank(3)
