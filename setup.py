@@ -43,6 +43,8 @@ if __name__ == '__main__':
         keywords='computer vision, mamba, backbone, openmmlab',
         packages=find_packages(exclude=('configs', 'tools', 'tests')),
         include_package_data=True,
+        # Compiled on first use by mmmobilemamba.ops.c_kernels.
+        package_data={'mmmobilemamba.ops.c_kernels': ['*.c']},
         python_requires='>=3.8',
         classifiers=[
             'Development Status :: 4 - Beta',

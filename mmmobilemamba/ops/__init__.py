@@ -1,6 +1,7 @@
 """Ops shared by every MobileMamba model, each behind one dispatch point."""
-# Importing these registers the fast CUDA backends; they compile nothing.
-from . import mamba_ssm_selective_scan, triton  # noqa: F401
+# Importing these registers the fast CUDA backends and the CPU C kernels;
+# they compile nothing.
+from . import c_kernels, mamba_ssm_selective_scan, triton  # noqa: F401
 from .backends import (dispatch, list_backends, register_op, set_backend,
                        use_backend)
 from .bidi_selective_scan import bidi_selective_scan

@@ -7,7 +7,8 @@ import pytest
 import torch
 from op_reference import bidi_selective_scan_ref
 
-from mmmobilemamba.ops import bidi_selective_scan
+from mmmobilemamba.ops import bidi_selective_scan, use_backend
+from mmmobilemamba.ops.c_kernels.library import available as c_available
 
 NAMES = ('x', 'x_proj_weight', 'dt_projs_weight', 'dt_projs_bias', 'A_logs',
          'Ds')
@@ -36,27 +37,37 @@ def make_inputs(batch=2,
     return {k: v.to(dtype) for k, v in inputs.items()}
 
 
-def run_op(inputs, autograd):
-    """The op as autograd records it, or as inference runs it (in place)."""
-    if autograd:
+#: How the op runs: recorded by autograd (the out-of-place graph), or for
+#: inference by backend 'torch' (in place) or 'c' (the C kernel).
+MODES = [
+    'autograd', 'torch',
+    pytest.param(
+        'c',
+        marks=pytest.mark.skipif(
+            not c_available(), reason='the C kernels do not build here'))
+]
+
+
+def run_op(inputs, mode):
+    if mode == 'autograd':
         inputs = {k: v.clone().requires_grad_() for k, v in inputs.items()}
         return bidi_selective_scan(**inputs).detach()
-    with torch.no_grad():
+    with torch.no_grad(), use_backend(mode, 'bidi_selective_scan'):
         return bidi_selective_scan(**inputs)
 
 
-@pytest.mark.parametrize('autograd', [False, True])
+@pytest.mark.parametrize('mode', MODES)
 @pytest.mark.parametrize('channels_last', [False, True])
 @pytest.mark.parametrize('height,width', [(3, 5), (5, 3), (1, 1), (9, 9),
                                           (10, 13)])
-def test_matches_reference(height, width, channels_last, autograd):
+def test_matches_reference(height, width, channels_last, mode):
     """Batch-2 non-square maps, short and chunked (81 = 9 x 9 and a padded
-    130) sequences, either memory format, with and without autograd: op
+    130) sequences, either memory format, every way the op runs: op
     (float32) equals the float64 reference."""
     inputs = make_inputs(height=height, width=width, seed=height)
     if channels_last:
         inputs['x'] = inputs['x'].contiguous(memory_format=torch.channels_last)
-    out = run_op(inputs, autograd)
+    out = run_op(inputs, mode)
     assert out.shape == (2, 4, height * width)
     assert out.dtype == torch.float32
     ref = bidi_selective_scan_ref(**inputs)
@@ -77,37 +88,39 @@ def test_directions_use_their_own_parameters():
         atol=1e-3)
 
 
-@pytest.mark.parametrize('autograd', [False, True])
+@pytest.mark.parametrize('mode', MODES)
 @pytest.mark.parametrize('height,width', [(3, 5), (10, 13)])
-def test_float64_inputs(height, width, autograd):
-    """float64 inputs are computed in float64."""
+def test_float64_inputs(height, width, mode):
+    """float64 inputs are computed in float64 (the C kernel hands them to
+    the PyTorch path)."""
     inputs = make_inputs(
         height=height, width=width, seed=5, dtype=torch.float64)
-    out = run_op(inputs, autograd)
+    out = run_op(inputs, mode)
     assert out.dtype == torch.float64
     torch.testing.assert_close(
         out, bidi_selective_scan_ref(**inputs), atol=1e-12, rtol=1e-12)
 
 
-@pytest.mark.parametrize('autograd', [False, True])
-def test_strong_decay_stays_finite(autograd):
+@pytest.mark.parametrize('mode', MODES)
+def test_strong_decay_stays_finite(mode):
     """A padded, chunked scan whose chunks decay far below the smallest
     float32 number gives the reference's result (no inf/nan from the
     carried states)."""
     inputs = make_inputs(height=10, width=13, seed=9)
     inputs['dt_projs_bias'] = inputs['dt_projs_bias'] + 40
-    out = run_op(inputs, autograd)
+    out = run_op(inputs, mode)
     assert torch.isfinite(out).all()
     torch.testing.assert_close(
         out.double(), bidi_selective_scan_ref(**inputs), atol=1e-4, rtol=1e-5)
 
 
-def test_inference_leaves_inputs_unchanged():
-    """The in-place inference path writes only to its own buffers."""
+@pytest.mark.parametrize('mode', MODES[1:])
+def test_inference_leaves_inputs_unchanged(mode):
+    """The inference paths write only to their own buffers."""
     inputs = make_inputs(height=10, width=13, seed=10)
     inputs['x'] = inputs['x'].contiguous(memory_format=torch.channels_last)
     before = {k: v.clone() for k, v in inputs.items()}
-    run_op(inputs, autograd=False)
+    run_op(inputs, mode)
     for key, value in inputs.items():
         assert torch.equal(value, before[key]), key
 

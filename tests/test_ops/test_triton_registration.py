@@ -9,9 +9,10 @@ CPU = torch.device('cpu')
 
 
 @pytest.mark.parametrize('op', OPS)
-def test_triton_ranks_first_but_cpu_tensors_get_torch(op):
+def test_triton_ranks_first_but_cpu_tensors_pass_it_over(op):
     assert list_backends(op)[0] == 'triton'
-    assert dispatch(op, CPU).__name__.endswith('_torch')
+    chosen = dispatch(op, CPU).__name__
+    assert chosen.endswith('_torch') or chosen.endswith('_c')
 
 
 @pytest.mark.parametrize('op', OPS)

@@ -22,8 +22,7 @@ from mmmobilemamba.analysis import (MobileMambaFlopAnalyzer, analyze_config,
 from mmmobilemamba.models import MobileMamba
 from mmmobilemamba.models.layers.ss2d import SS2D
 from mmmobilemamba.models.layers.wte_mamba import WTEMamba
-from mmmobilemamba.ops import dispatch, set_backend
-from mmmobilemamba.ops.bidi_selective_scan import bidi_selective_scan_torch
+from mmmobilemamba.ops import dispatch, set_backend, use_backend
 from mmmobilemamba.ops.wavelet_conv import wavelet_conv_torch
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -197,9 +196,11 @@ def test_counted_ops_keep_outputs_and_dispatch(monkeypatch):
     dispatched as before (a forced backend stays forced, automatic
     selection never picks the counting backend)."""
     monkeypatch.delenv('MMMOBILEMAMBA_OPS_BACKEND', raising=False)
+    automatic_scan = dispatch('bidi_selective_scan', CPU)
     model = MobileMamba('t2').eval()
     inputs = torch.randn(1, 3, 64, 96)
-    with torch.no_grad():
+    # The counting nodes run the PyTorch implementations.
+    with torch.no_grad(), use_backend('torch', 'bidi_selective_scan'):
         expected = model(inputs)
     set_backend('torch', 'wavelet_conv')
     try:
@@ -209,7 +210,7 @@ def test_counted_ops_keep_outputs_and_dispatch(monkeypatch):
         assert dispatch('wavelet_conv', CPU) is wavelet_conv_torch
     finally:
         set_backend(None, 'wavelet_conv')
-    assert dispatch('bidi_selective_scan', CPU) is bidi_selective_scan_torch
+    assert dispatch('bidi_selective_scan', CPU) is automatic_scan
     torch.testing.assert_close(outputs, expected, rtol=0, atol=0)
     with counted_ops():
         with pytest.raises(RuntimeError, match='no backward'):

@@ -1,0 +1,14 @@
+"""C kernels for CPU inference, registered as backend ``c``.
+
+The sources beside this file are compiled on first use with the system C
+compiler (``$CC``, else ``cc``) into a cache folder
+(``$MMMOBILEMAMBA_CACHE``, else ``~/.cache/mmmobilemamba``) and loaded with
+:mod:`ctypes`; nothing is compiled at import. Without a working compiler the
+backend is registered as unavailable, so the automatic choice stays on
+``torch`` (with one log line saying why), and forcing ``c`` raises a clear
+error.
+"""
+#: Above ``torch`` (0): chosen automatically on CPU where the kernels build.
+PRIORITY = 5
+
+from . import bidi_selective_scan  # noqa: E402,F401

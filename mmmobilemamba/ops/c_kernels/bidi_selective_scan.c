@@ -1,0 +1,125 @@
+/* Bidirectional d_state=1 selective scan of MobileMamba's SS2D, inference
+ * only, float32: the kernel of backend "c" (mmmobilemamba.ops.c_kernels).
+ *
+ * For batch item b, direction k (0: positions 0..L-1, 1: L-1..0) and channel
+ * c, at every position p in scan order:
+ *   z     = bias[k, c] + sum_r proj[b, p, k, r] * wdt[k, r, c]
+ *   delta = softplus(z)
+ *   h     = exp(max(delta * a[k, c], log(FLT_MIN))) * h
+ *           + delta * proj[b, p, k, R] * x[b, p, c]
+ *   out[b, p, c] += h * proj[b, p, k, R + 1] + d[k, c] * x[b, p, c]
+ * with h = 0 before the first step and out the sum of both directions.
+ * Layouts (all contiguous): x, out (B, L, Di); proj (B, L, 2, R + 2);
+ * wdt (2, R, Di); bias, a, d (2, Di).
+ *
+ * Written so that the compiler vectorises the channel loops; exp and log1p
+ * are polynomials here, so no vector math library is needed.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#define LOG_FLT_MIN (-87.33654475f)
+
+/* exp(x) for x <= 0, with x clamped at log(FLT_MIN): 2^n * exp(r),
+ * |r| <= ln(2) / 2, exp(r) by its degree-7 Taylor polynomial (relative
+ * error below 1e-8 before rounding). */
+static inline float exp_nonpositive(float x) {
+  x = x > LOG_FLT_MIN ? x : LOG_FLT_MIN;
+  /* Round to nearest: adding and subtracting 1.5 * 2^23 drops the fraction
+   * (this file is not compiled with -ffast-math, which would fold it). */
+  float n = (x * 1.44269504089f + 12582912.f) - 12582912.f;
+  float r = x - n * 0.693145751953125f - n * 1.428606765330187e-06f;
+  float p = 1.f / 5040.f;
+  p = p * r + 1.f / 720.f;
+  p = p * r + 1.f / 120.f;
+  p = p * r + 1.f / 24.f;
+  p = p * r + 1.f / 6.f;
+  p = p * r + 0.5f;
+  p = p * r + 1.f;
+  p = p * r + 1.f;
+  int32_t bits = ((int32_t)n + 127) << 23;
+  float scale;
+  memcpy(&scale, &bits, sizeof(scale));
+  return p * scale;
+}
+
+/* softplus(z) = max(z, 0) + log1p(e), e = exp(-|z|) in (0, 1], with
+ * log1p(e) = 2 atanh(t), t = e / (2 + e) <= 1/3, by its odd series to t^13
+ * (absolute error below 1e-8). Equals PyTorch's softplus, whose threshold
+ * (z > 20 gives z) is below float32 resolution here. */
+static inline float softplus(float z) {
+  float e = exp_nonpositive(-fabsf(z));
+  float t = e / (2.f + e);
+  float t2 = t * t;
+  float s = 1.f / 13.f;
+  s = s * t2 + 1.f / 11.f;
+  s = s * t2 + 1.f / 9.f;
+  s = s * t2 + 1.f / 7.f;
+  s = s * t2 + 1.f / 5.f;
+  s = s * t2 + 1.f / 3.f;
+  s = s * t2 + 1.f;
+  return (z > 0.f ? z : 0.f) + 2.f * t * s;
+}
+
+/* Channels scanned together: the running states of a block stay in L1. */
+#define BLOCK 128
+
+/* One direction over channels [c0, c0 + width), width <= BLOCK. */
+static void scan_block(const float *restrict x, const float *restrict proj,
+                       const float *restrict wdt, const float *restrict bias,
+                       const float *restrict a, const float *restrict d,
+                       float *restrict out, long b, int k, long length,
+                       long channels, long rank, long c0, long width) {
+  float h[BLOCK], z[BLOCK];
+  long stride = 2 * (rank + 2);
+  const float *ak = a + k * channels + c0;
+  const float *dk = d + k * channels + c0;
+  const float *bk = bias + k * channels + c0;
+  const float *wk = wdt + k * rank * channels + c0;
+  for (long i = 0; i < width; ++i) h[i] = 0.f;
+  for (long s = 0; s < length; ++s) {
+    long p = k ? length - 1 - s : s;
+    const float *xr = x + (b * length + p) * channels + c0;
+    const float *pr = proj + (b * length + p) * stride + k * (rank + 2);
+    float *yr = out + (b * length + p) * channels + c0;
+    for (long i = 0; i < width; ++i) z[i] = bk[i];
+    for (long r = 0; r < rank; ++r) {
+      const float *wr = wk + r * channels;
+      float dt = pr[r];
+      for (long i = 0; i < width; ++i) z[i] += dt * wr[i];
+    }
+    float bs = pr[rank], cs = pr[rank + 1];
+    if (k == 0) {
+      for (long i = 0; i < width; ++i) {
+        float delta = softplus(z[i]);
+        float hi = exp_nonpositive(delta * ak[i]) * h[i] + delta * bs * xr[i];
+        h[i] = hi;
+        yr[i] = hi * cs + dk[i] * xr[i];
+      }
+    } else { /* direction 1 adds to direction 0's output */
+      for (long i = 0; i < width; ++i) {
+        float delta = softplus(z[i]);
+        float hi = exp_nonpositive(delta * ak[i]) * h[i] + delta * bs * xr[i];
+        h[i] = hi;
+        yr[i] += hi * cs + dk[i] * xr[i];
+      }
+    }
+  }
+}
+
+void mmm_bidi_selective_scan_f32(const float *x, const float *proj,
+                                 const float *wdt, const float *bias,
+                                 const float *a, const float *d, float *out,
+                                 long batch, long length, long channels,
+                                 long rank, long b_start, long b_stop,
+                                 long c_start, long c_stop) {
+  (void)batch;
+  for (long b = b_start; b < b_stop; ++b)
+    for (int k = 0; k < 2; ++k)
+      for (long c0 = c_start; c0 < c_stop; c0 += BLOCK) {
+        long width = c_stop - c0 < BLOCK ? c_stop - c0 : BLOCK;
+        scan_block(x, proj, wdt, bias, a, d, out, b, k, length, channels,
+                   rank, c0, width);
+      }
+}
