@@ -130,7 +130,8 @@ def _warn_skipped(op: str, device: torch.device, impls: Dict[str, _Backend],
         print_log(
             f'mmmobilemamba op {op!r} on {device.type}: the faster '
             f'backend(s) {skipped} are not installed, falling back to '
-            f'{chosen!r} (install them, e.g. pip install triton, or set '
+            f'{chosen!r} (install them: pip install triton for triton, a C '
+            f'compiler for c; or set '
             f'${ENV_VAR}={chosen} to silence this)',
             logger='current',
             level=logging.WARNING)
