@@ -44,8 +44,8 @@ def wavelet_conv_torch(x: Tensor, wt_filter: Tensor, iwt_filter: Tensor,
     """
     channels = x.shape[1]
     if x.device.type == 'cpu' and not torch.jit.is_tracing() \
-            and _is_haar_bank(wt_filter, channels) \
-            and _is_haar_bank(iwt_filter, channels):
+            and is_haar_bank(wt_filter, channels) \
+            and is_haar_bank(iwt_filter, channels):
         return _haar_wavelet_conv(x, weight, scale)
     batch, channels, height, width = x.shape
     coeffs = haar_dwt(x, wt_filter)
@@ -64,7 +64,7 @@ def _official_bank(channels: int, dtype: torch.dtype,
     return haar_filter_bank(channels).to(device, dtype)
 
 
-def _is_haar_bank(filters: Tensor, channels: int) -> bool:
+def is_haar_bank(filters: Tensor, channels: int) -> bool:
     """Whether ``filters`` is the constant official bank for ``channels``."""
     return (not filters.requires_grad
             and filters.shape == (4 * channels, 1, 2, 2) and torch.equal(

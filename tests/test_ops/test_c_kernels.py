@@ -1,17 +1,20 @@
-"""Backend 'c': built on first use, split over threads without changing a
-bit of the result, and out of the way where it cannot be built."""
+"""Backend 'c': built on first use, equal to the PyTorch ops, split over
+threads without changing a bit of the result, and out of the way where it
+cannot be built."""
 import pytest
 import torch
 from test_bidi_selective_scan import make_inputs
 
-from mmmobilemamba.ops import (bidi_selective_scan, dispatch, list_backends,
-                               use_backend)
+from mmmobilemamba.ops import (bidi_selective_scan, dispatch, haar_filter_bank,
+                               list_backends, use_backend)
 from mmmobilemamba.ops.bidi_selective_scan import bidi_selective_scan_torch
-from mmmobilemamba.ops.c_kernels import bidi_selective_scan as c_scan
-from mmmobilemamba.ops.c_kernels.bidi_selective_scan import (
-    MIN_PARALLEL_SIZE, bidi_selective_scan_c)
+from mmmobilemamba.ops.c_kernels import parallel
+from mmmobilemamba.ops.c_kernels.bidi_selective_scan import \
+    bidi_selective_scan_c
 from mmmobilemamba.ops.c_kernels.library import (available, compile_command,
                                                  load_library)
+from mmmobilemamba.ops.c_kernels.wavelet_conv import wavelet_conv_c
+from mmmobilemamba.ops.wavelet_conv import wavelet_conv_torch
 
 CPU = torch.device('cpu')
 needs_c = pytest.mark.skipif(
@@ -29,31 +32,35 @@ def no_c_kernels(monkeypatch, tmp_path):
     load_library.cache_clear()
 
 
-def test_registered_between_triton_and_torch():
-    backends = list_backends('bidi_selective_scan')
-    assert backends[:3] == ('triton', 'c', 'torch')
+@pytest.mark.parametrize('op', ['bidi_selective_scan', 'wavelet_conv'])
+def test_registered_between_triton_and_torch(op):
+    assert list_backends(op)[:3] == ('triton', 'c', 'torch')
 
 
 def test_compile_command_keeps_ieee_math():
     """No -ffast-math: the kernels' exp rounds with an added constant, and
     a library built with it would make the process flush denormals."""
-    command = compile_command('k.c', 'k.so')
-    assert '-O3' in command and command[-4:] == ['k.c', '-o', 'k.so', '-lm']
+    command = compile_command(['k.c', 'w.c'], 'k.so')
+    assert '-O3' in command
+    assert command[-5:] == ['k.c', 'w.c', '-o', 'k.so', '-lm']
     assert not any('fast-math' in flag for flag in command)
 
 
 def test_without_compiler_the_pytorch_path_runs(no_c_kernels):
     assert not available()
     assert dispatch('bidi_selective_scan', CPU) is bidi_selective_scan_torch
-    with use_backend('c', 'bidi_selective_scan'):
-        with pytest.raises(RuntimeError, match="backend 'c'"):
-            dispatch('bidi_selective_scan', CPU)
+    assert dispatch('wavelet_conv', CPU) is wavelet_conv_torch
+    with use_backend('c'):
+        for op in ('bidi_selective_scan', 'wavelet_conv'):
+            with pytest.raises(RuntimeError, match="backend 'c'"):
+                dispatch(op, CPU)
 
 
 @needs_c
 def test_chosen_on_cpu(monkeypatch):
     monkeypatch.delenv('MMMOBILEMAMBA_OPS_BACKEND', raising=False)
     assert dispatch('bidi_selective_scan', CPU) is bidi_selective_scan_c
+    assert dispatch('wavelet_conv', CPU) is wavelet_conv_c
 
 
 @needs_c
@@ -62,14 +69,14 @@ def test_threads_do_not_change_the_result(batch, monkeypatch):
     """Batch items (batch >= threads) or channel ranges (batch < threads)
     on 1 to 3 threads give bit-identical outputs."""
     inputs = make_inputs(batch=batch, channels=160, height=9, width=13)
-    assert inputs['x'].numel() >= MIN_PARALLEL_SIZE
-    parts, split = [], c_scan._partition
+    assert inputs['x'].numel() >= parallel.MIN_PARALLEL_SIZE
+    parts, split = [], parallel.partition
 
     def partition(*args):
         parts.append(split(*args))
         return parts[-1]
 
-    monkeypatch.setattr(c_scan, '_partition', partition)
+    monkeypatch.setattr(parallel, 'partition', partition)
     threads = torch.get_num_threads()
     outputs = []
     try:
@@ -97,3 +104,64 @@ def test_gradients_go_through_the_pytorch_path():
     assert out.grad_fn is not None
     out.sum().backward()
     assert all(v.grad is not None for v in inputs.values())
+
+
+def wavelet_inputs(batch, channels, height, width, kernel, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, channels, height, width, generator=gen)
+    bank = haar_filter_bank(channels)
+    weight = torch.randn(4 * channels, 1, kernel, kernel, generator=gen)
+    scale = torch.randn(1, 4 * channels, 1, 1, generator=gen)
+    return [x, bank, bank.clone(), weight / kernel, scale]
+
+
+@needs_c
+@pytest.mark.parametrize('channels_last', [False, True])
+@pytest.mark.parametrize('height,width', [(1, 1), (2, 3), (5, 4), (7, 9),
+                                          (12, 12)])
+@pytest.mark.parametrize('kernel', [3, 5, 7])
+def test_wavelet_conv_matches_pytorch(height, width, kernel, channels_last):
+    """Odd and even sizes (padding and crop), kernels wider than the
+    subband map, either memory format."""
+    inputs = wavelet_inputs(2, 12, height, width, kernel, seed=height)
+    if channels_last:
+        inputs[0] = inputs[0].contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        out = wavelet_conv_c(*inputs)
+        expected = wavelet_conv_torch(*inputs)
+    assert out.shape == expected.shape
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+
+
+@needs_c
+def test_wavelet_conv_other_banks_and_gradients_use_pytorch():
+    x, bank, _, weight, scale = wavelet_inputs(1, 3, 6, 5, 3)
+    other = bank * 2
+    with torch.no_grad():
+        torch.testing.assert_close(
+            wavelet_conv_c(x, other, bank, weight, scale),
+            wavelet_conv_torch(x, other, bank, weight, scale),
+            rtol=0,
+            atol=0)
+    weight.requires_grad_()
+    out = wavelet_conv_c(x, bank, bank, weight, scale)
+    out.sum().backward()
+    assert weight.grad is not None
+
+
+@needs_c
+@pytest.mark.parametrize('batch', [1, 3])
+def test_wavelet_conv_threads_do_not_change_the_result(batch):
+    inputs = wavelet_inputs(batch, 160, 11, 12, 5)
+    assert inputs[0].numel() >= parallel.MIN_PARALLEL_SIZE
+    threads = torch.get_num_threads()
+    outputs = []
+    try:
+        for n in (1, 2, 3):
+            torch.set_num_threads(n)
+            with torch.no_grad():
+                outputs.append(wavelet_conv_c(*inputs))
+    finally:
+        torch.set_num_threads(threads)
+    for out in outputs[1:]:
+        assert torch.equal(out, outputs[0])

@@ -200,7 +200,7 @@ def test_counted_ops_keep_outputs_and_dispatch(monkeypatch):
     model = MobileMamba('t2').eval()
     inputs = torch.randn(1, 3, 64, 96)
     # The counting nodes run the PyTorch implementations.
-    with torch.no_grad(), use_backend('torch', 'bidi_selective_scan'):
+    with torch.no_grad(), use_backend('torch'):
         expected = model(inputs)
     set_backend('torch', 'wavelet_conv')
     try:

@@ -11,4 +11,4 @@ error.
 #: Above ``torch`` (0): chosen automatically on CPU where the kernels build.
 PRIORITY = 5
 
-from . import bidi_selective_scan  # noqa: E402,F401
+from . import bidi_selective_scan, wavelet_conv  # noqa: E402,F401

@@ -1,7 +1,5 @@
 """C kernel of :func:`~mmmobilemamba.ops.bidi_selective_scan` for CPU
 inference."""
-from concurrent.futures import ThreadPoolExecutor
-
 import torch
 from torch import Tensor
 
@@ -9,29 +7,7 @@ from ..backends import register_op
 from ..bidi_selective_scan import bidi_selective_scan_torch
 from . import PRIORITY
 from .library import available, load_library
-
-#: Below this many (batch, position, channel) elements one thread scans all.
-MIN_PARALLEL_SIZE = 1 << 14
-_POOL = {}
-
-
-def _pool(workers: int) -> ThreadPoolExecutor:
-    if workers not in _POOL:
-        _POOL[workers] = ThreadPoolExecutor(
-            workers, thread_name_prefix='mmmobilemamba-scan')
-    return _POOL[workers]
-
-
-def _partition(batch: int, channels: int, workers: int) -> list:
-    """(b_start, b_stop, c_start, c_stop) of each worker: whole batch items
-    where there are enough, else channel ranges of whole 8-float vectors."""
-    if batch >= workers:
-        step = -(-batch // workers)
-        return [(b, min(batch, b + step), 0, channels)
-                for b in range(0, batch, step)]
-    step = (-(-channels // workers) + 7) // 8 * 8
-    return [(0, batch, c, min(channels, c + step))
-            for c in range(0, channels, step)]
+from .parallel import run_split
 
 
 @register_op(
@@ -69,12 +45,6 @@ def bidi_selective_scan_c(x: Tensor, x_proj_weight: Tensor,
     pointers = [t.data_ptr() for t in tensors + (out, )]
     scan = load_library().mmm_bidi_selective_scan_f32
     sizes = (batch, length, channels, rank)
-    workers = torch.get_num_threads()
-    if workers == 1 or out.numel() < MIN_PARALLEL_SIZE:
-        scan(*pointers, *sizes, 0, batch, 0, channels)
-    else:
-        parts = _partition(batch, channels, workers)
-        done = _pool(len(parts)).map(
-            lambda part: scan(*pointers, *sizes, *part), parts)
-        list(done)  # waits, and re-raises what a worker raised
+    run_split(lambda *part: scan(*pointers, *sizes, *part), batch, channels,
+              out.numel())
     return out.transpose(1, 2)

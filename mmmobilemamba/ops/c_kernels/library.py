@@ -14,11 +14,14 @@ from typing import List, Optional
 import torch
 from mmengine.logging import print_log
 
-SOURCE = osp.join(osp.dirname(osp.abspath(__file__)), 'bidi_selective_scan.c')
+SOURCES = [
+    osp.join(osp.dirname(osp.abspath(__file__)), name)
+    for name in ('bidi_selective_scan.c', 'wavelet_conv.c')
+]
 
 
-def compile_command(source: str, target: str) -> List[str]:
-    """The compiler call that builds ``source`` into the shared library
+def compile_command(sources: List[str], target: str) -> List[str]:
+    """The compiler call that builds ``sources`` into the shared library
     ``target``: optimised, vectorised for AVX2/FMA where PyTorch itself runs
     AVX2 or AVX-512 kernels, without ``-ffast-math`` (the kernels' exp
     relies on IEEE rounding, and a shared library built with it would switch
@@ -31,7 +34,7 @@ def compile_command(source: str, target: str) -> List[str]:
     if platform.machine() in ('x86_64', 'AMD64') and \
             torch.backends.cpu.get_cpu_capability() in ('AVX2', 'AVX512'):
         flags += ['-mavx2', '-mfma']
-    return compiler + flags + [source, '-o', target, '-lm']
+    return compiler + flags + list(sources) + ['-o', target, '-lm']
 
 
 def cache_dir() -> str:
@@ -44,11 +47,12 @@ def cache_dir() -> str:
 def load_library() -> Optional[ctypes.CDLL]:
     """The compiled kernels (built once per source, compiler and flags),
     or ``None`` if they cannot be built or loaded."""
-    with open(SOURCE, 'rb') as f:
-        source = f.read()
-    probe = compile_command(SOURCE, '')
-    key = hashlib.sha256(source + ' '.join(probe).encode() +
-                         platform.machine().encode()).hexdigest()[:16]
+    key = hashlib.sha256(platform.machine().encode())
+    for path in SOURCES:
+        with open(path, 'rb') as f:
+            key.update(f.read())
+    key.update(' '.join(compile_command([], '')).encode())
+    key = key.hexdigest()[:16]
     target = osp.join(cache_dir(), f'mmmobilemamba_c_kernels_{key}.so')
     try:
         if not osp.exists(target):
@@ -59,7 +63,7 @@ def load_library() -> Optional[ctypes.CDLL]:
             os.close(fd)
             try:
                 subprocess.run(
-                    compile_command(SOURCE, tmp),
+                    compile_command(SOURCES, tmp),
                     check=True,
                     capture_output=True,
                     timeout=300)
@@ -82,6 +86,9 @@ def load_library() -> Optional[ctypes.CDLL]:
     scan = library.mmm_bidi_selective_scan_f32
     scan.restype = None
     scan.argtypes = [ctypes.c_void_p] * 7 + [ctypes.c_long] * 8
+    wavelet = library.mmm_haar_wavelet_conv_f32
+    wavelet.restype = None
+    wavelet.argtypes = [ctypes.c_void_p] * 4 + [ctypes.c_long] * 9
     return library
 
 

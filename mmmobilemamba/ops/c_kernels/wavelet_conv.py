@@ -1,0 +1,48 @@
+"""C kernel of :func:`~mmmobilemamba.ops.wavelet_conv` for CPU inference."""
+import torch
+from torch import Tensor
+
+from ..backends import register_op
+from ..wavelet_conv import HAAR_GAIN, is_haar_bank, wavelet_conv_torch
+from . import PRIORITY
+from .library import available, load_library
+from .parallel import run_split
+
+
+@register_op(
+    'wavelet_conv',
+    'c',
+    priority=PRIORITY,
+    devices=('cpu', ),
+    available=available)
+def wavelet_conv_c(x: Tensor, wt_filter: Tensor, iwt_filter: Tensor,
+                   weight: Tensor, scale: Tensor) -> Tensor:
+    """Haar analysis, depthwise conv and synthesis in one pass over each
+    map, channels-last, with the official banks' gains and ``scale`` folded
+    into the weight. Other banks, autograd, traces and dtypes other than
+    float32 take :func:`~mmmobilemamba.ops.wavelet_conv.wavelet_conv_torch`.
+    """
+    args = (x, wt_filter, iwt_filter, weight, scale)
+    batch, channels, height, width = x.shape
+    autograd = torch.is_grad_enabled() and any(t.requires_grad for t in args)
+    official = is_haar_bank(wt_filter, channels) and is_haar_bank(
+        iwt_filter, channels)
+    if torch.jit.is_tracing() or x.dtype != torch.float32 or autograd \
+            or not official:
+        return wavelet_conv_torch(*args)
+    kernel = weight.shape[-1]
+    f32 = dict(dtype=torch.float32)
+    # (4C, 1, k, k) x (1, 4C, 1, 1) -> (k, k, 4 subbands, C).
+    folded = weight.to(**f32).view(channels, 4, kernel, kernel) * (
+        scale.to(**f32).view(channels, 4, 1, 1) * HAAR_GAIN**2)
+    folded = folded.permute(2, 3, 1, 0).contiguous()
+    pixels = x.permute(0, 2, 3, 1).contiguous()  # (B, H, W, C)
+    coeffs = pixels.new_empty(batch, (height + 1) // 2, (width + 1) // 2, 4,
+                              channels)
+    out = torch.empty_like(pixels)
+    pointers = [t.data_ptr() for t in (pixels, folded, coeffs, out)]
+    sizes = (batch, height, width, channels, kernel)
+    conv = load_library().mmm_haar_wavelet_conv_f32
+    run_split(lambda *part: conv(*pointers, *sizes, *part), batch, channels,
+              out.numel())
+    return out.permute(0, 3, 1, 2)
