@@ -65,6 +65,15 @@ def register_op(op: str,
     return wrapper
 
 
+def records_graph(*tensors: torch.Tensor) -> bool:
+    """Whether a call on ``tensors`` must be a graph of differentiable,
+    traceable ops: autograd records it, or a trace (ONNX export) does. The
+    in-place and C inference paths apply only where this is false."""
+    return torch.jit.is_tracing() or (torch.is_grad_enabled()
+                                      and any(t.requires_grad
+                                              for t in tensors))
+
+
 def list_backends(op: str) -> Tuple[str, ...]:
     """Names of the backends registered for ``op``, best first."""
     impls = _IMPLS.get(op, {})

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .backends import dispatch, register_op
+from .backends import dispatch, records_graph, register_op
 from .selective_scan import (MAX_UNCHUNKED_LENGTH_INPLACE, chunk_steps,
                              linear_recurrence, linear_recurrence_)
 
@@ -41,18 +41,6 @@ def bidi_selective_scan(x: Tensor, x_proj_weight: Tensor,
                               A_logs, Ds)
 
 
-def _block_diagonal_dt_weight(dt_projs_weight: Tensor,
-                              dtype: torch.dtype) -> Tensor:
-    """(2, Di, R) -> (2R, 2Di): both directions' dt projections as one
-    matmul over [dt_0 | dt_1]."""
-    weight = dt_projs_weight.to(dtype)
-    channels = weight.shape[1]
-    return torch.cat([
-        F.pad(weight[0].t(), (0, channels)),
-        F.pad(weight[1].t(), (channels, 0))
-    ])
-
-
 @register_op('bidi_selective_scan', 'torch')
 def bidi_selective_scan_torch(x: Tensor, x_proj_weight: Tensor,
                               dt_projs_weight: Tensor, dt_projs_bias: Tensor,
@@ -66,21 +54,9 @@ def bidi_selective_scan_torch(x: Tensor, x_proj_weight: Tensor,
     of out-of-place ops that autograd and ONNX export follow.
     """
     args = (x, x_proj_weight, dt_projs_weight, dt_projs_bias, A_logs, Ds)
-    if torch.jit.is_tracing() or (torch.is_grad_enabled()
-                                  and any(t.requires_grad for t in args)):
+    if records_graph(*args):
         return _bidi_selective_scan_graph(*args)
     return _bidi_selective_scan_inplace(*args)
-
-
-def _project(x: Tensor, x_proj_weight: Tensor, dtype: torch.dtype):
-    """The map as a (B, L, Di) sequence, and [dt | B | C] of both directions
-    at every position in scan order, (B, L, 2, R + 2)."""
-    batch = x.shape[0]
-    seq = x.flatten(2).transpose(1, 2).to(dtype)  # (B, L, Di)
-    proj = torch.matmul(seq, x_proj_weight.to(dtype).flatten(0, 1).t())
-    proj = proj.view(batch, seq.shape[1], 2, -1)
-    # Scan order: direction 1 runs over the reversed sequence.
-    return seq, torch.stack([proj[:, :, 0], proj[:, :, 1].flip(1)], dim=2)
 
 
 def _bidi_selective_scan_graph(x: Tensor, x_proj_weight: Tensor,
@@ -89,13 +65,23 @@ def _bidi_selective_scan_graph(x: Tensor, x_proj_weight: Tensor,
     batch, channels = x.shape[:2]
     rank = dt_projs_weight.shape[-1]
     dtype = torch.promote_types(x.dtype, torch.float32)
-    seq, proj = _project(x, x_proj_weight, dtype)
+    seq = x.flatten(2).transpose(1, 2).to(dtype)  # (B, L, Di)
     length = seq.shape[1]
+    # [dt | B | C] of both directions at every position, in map order.
+    proj = torch.matmul(seq, x_proj_weight.to(dtype).flatten(0, 1).t())
+    proj = proj.view(batch, length, 2, rank + 2)
+    # Scan order: direction 1 runs over the reversed sequence.
     xs = torch.stack([seq, seq.flip(1)], dim=2)
+    proj = torch.stack([proj[:, :, 0], proj[:, :, 1].flip(1)], dim=2)
     dts, Bs, Cs = torch.split(proj, [rank, 1, 1], dim=3)
+    # Both directions' dt projections as one block-diagonal matmul.
+    weight = dt_projs_weight.to(dtype)
+    weight = torch.cat([
+        F.pad(weight[0].t(), (0, channels)),
+        F.pad(weight[1].t(), (channels, 0))
+    ])
     delta = torch.addmm(
-        dt_projs_bias.to(dtype).reshape(-1), dts.reshape(-1, 2 * rank),
-        _block_diagonal_dt_weight(dt_projs_weight, dtype))
+        dt_projs_bias.to(dtype).reshape(-1), dts.reshape(-1, 2 * rank), weight)
     delta = F.softplus(delta).view(batch, length, 2, channels)
     A = -torch.exp(A_logs.to(dtype)).view(2, channels)
     h = linear_recurrence(delta * A, delta * xs * Bs)

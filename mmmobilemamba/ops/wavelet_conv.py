@@ -72,6 +72,15 @@ def is_haar_bank(filters: Tensor, channels: int) -> bool:
                                         filters.device)))
 
 
+def fold_haar_weight(weight: Tensor, scale: Tensor, channels: int) -> Tensor:
+    """The depthwise weight (4C, 1, k, k) times ``scale`` (1, 4C, 1, 1) and
+    both official banks' gains, as (C, 4 subbands, k, k): what the conv sees
+    when the Haar steps are left unscaled."""
+    kernel = weight.shape[-1]
+    return weight.view(channels, 4, kernel, kernel) * (
+        scale.view(channels, 4, 1, 1) * HAAR_GAIN**2)
+
+
 def _butterfly(a: Tensor, b: Tensor, dim: int) -> Tensor:
     """``stack([a + b, a - b], dim)``: one unnormalised 2-point Haar step."""
     return torch.stack([a + b, a - b], dim)
@@ -98,8 +107,7 @@ def _haar_wavelet_conv(x: Tensor, weight: Tensor, scale: Tensor) -> Tensor:
     rows = _butterfly(patches[:, :, 0], patches[:, :, 1], 3)
     coeffs = _butterfly(rows[..., 0, :], rows[..., 1, :], 3)
     coeffs = coeffs.view(batch, h2, w2, 4 * channels).permute(0, 3, 1, 2)
-    weight = weight * (scale.view(-1, 1, 1, 1) * HAAR_GAIN**2)
-    weight = weight.view(channels, 4, kernel, kernel).transpose(0, 1)
+    weight = fold_haar_weight(weight, scale, channels).transpose(0, 1)
     coeffs = F.conv2d(
         coeffs,
         weight.reshape(4 * channels, 1, kernel, kernel),

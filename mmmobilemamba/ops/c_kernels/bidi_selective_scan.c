@@ -44,8 +44,9 @@ static inline float exp_nonpositive(float x) {
 
 /* softplus(z) = max(z, 0) + log1p(e), e = exp(-|z|) in (0, 1], with
  * log1p(e) = 2 atanh(t), t = e / (2 + e) <= 1/3, by its odd series to t^13
- * (absolute error below 1e-8), also in Estrin's scheme. Equals PyTorch's softplus, whose threshold
- * (z > 20 gives z) is below float32 resolution here. */
+ * (absolute error below 1e-8), also in Estrin's scheme. Equals PyTorch's
+ * softplus, whose threshold (z > 20 gives z) is below float32 resolution
+ * here. */
 static inline float softplus(float z) {
   float e = exp_nonpositive(-fabsf(z));
   float t = e / (2.f + e);

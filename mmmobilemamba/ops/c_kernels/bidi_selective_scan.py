@@ -3,7 +3,7 @@ inference."""
 import torch
 from torch import Tensor
 
-from ..backends import register_op
+from ..backends import records_graph, register_op
 from ..bidi_selective_scan import bidi_selective_scan_torch
 from . import PRIORITY
 from .library import available, load_library
@@ -26,8 +26,7 @@ def bidi_selective_scan_c(x: Tensor, x_proj_weight: Tensor,
     :func:`~mmmobilemamba.ops.bidi_selective_scan.bidi_selective_scan_torch`.
     """
     args = (x, x_proj_weight, dt_projs_weight, dt_projs_bias, A_logs, Ds)
-    if torch.jit.is_tracing() or x.dtype != torch.float32 or (
-            torch.is_grad_enabled() and any(t.requires_grad for t in args)):
+    if x.dtype != torch.float32 or records_graph(*args):
         return bidi_selective_scan_torch(*args)
     batch, channels = x.shape[:2]
     rank = dt_projs_weight.shape[-1]

@@ -2,8 +2,8 @@
 import torch
 from torch import Tensor
 
-from ..backends import register_op
-from ..wavelet_conv import HAAR_GAIN, is_haar_bank, wavelet_conv_torch
+from ..backends import records_graph, register_op
+from ..wavelet_conv import fold_haar_weight, is_haar_bank, wavelet_conv_torch
 from . import PRIORITY
 from .library import available, load_library
 from .parallel import run_split
@@ -24,18 +24,15 @@ def wavelet_conv_c(x: Tensor, wt_filter: Tensor, iwt_filter: Tensor,
     """
     args = (x, wt_filter, iwt_filter, weight, scale)
     batch, channels, height, width = x.shape
-    autograd = torch.is_grad_enabled() and any(t.requires_grad for t in args)
     official = is_haar_bank(wt_filter, channels) and is_haar_bank(
         iwt_filter, channels)
-    if torch.jit.is_tracing() or x.dtype != torch.float32 or autograd \
-            or not official:
+    if x.dtype != torch.float32 or records_graph(*args) or not official:
         return wavelet_conv_torch(*args)
     kernel = weight.shape[-1]
     f32 = dict(dtype=torch.float32)
-    # (4C, 1, k, k) x (1, 4C, 1, 1) -> (k, k, 4 subbands, C).
-    folded = weight.to(**f32).view(channels, 4, kernel, kernel) * (
-        scale.to(**f32).view(channels, 4, 1, 1) * HAAR_GAIN**2)
-    folded = folded.permute(2, 3, 1, 0).contiguous()
+    # (C, 4 subbands, k, k) -> (k, k, 4 subbands, C).
+    folded = fold_haar_weight(weight.to(**f32), scale.to(**f32),
+                              channels).permute(2, 3, 1, 0).contiguous()
     pixels = x.permute(0, 2, 3, 1).contiguous()  # (B, H, W, C)
     coeffs = pixels.new_empty(batch, (height + 1) // 2, (width + 1) // 2, 4,
                               channels)
