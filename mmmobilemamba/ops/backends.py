@@ -18,7 +18,7 @@ import logging
 import os
 from collections import defaultdict
 from contextlib import contextmanager
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 from mmengine.logging import print_log
@@ -44,6 +44,31 @@ class _Backend:
 _IMPLS: Dict[str, Dict[str, _Backend]] = defaultdict(dict)
 _FORCED: Dict[str, str] = {}
 _LOGGED = set()
+#: Choices already made, keyed by (op, device type, $ENV_VAR, generation);
+#: ``_generation`` moves on whenever a backend is registered or forced.
+_CHOSEN: Dict[tuple, '_Choice'] = {}
+_generation = 0
+
+
+class _Choice:
+    """A dispatch result, valid while its backends' availability holds:
+    ``chosen`` is available and every faster one passed over is not."""
+
+    def __init__(self, impls: Dict[str, _Backend], chosen: _Backend,
+                 passed_over: List[_Backend]):
+        self.impls = impls
+        self.chosen = chosen
+        self.passed_over = passed_over
+
+    def holds(self, impls: Optional[Dict[str, _Backend]]) -> bool:
+        return impls is self.impls and self.chosen.available() and not any(
+            b.available() for b in self.passed_over)
+
+
+def _invalidate() -> None:
+    global _generation
+    _generation += 1
+    _CHOSEN.clear()
 
 
 def register_op(op: str,
@@ -60,6 +85,7 @@ def register_op(op: str,
         _IMPLS[op][backend] = _Backend(
             fn, priority, None if devices is None else tuple(devices),
             available)
+        _invalidate()
         return fn
 
     return wrapper
@@ -87,6 +113,7 @@ def set_backend(backend: Optional[str], op: str = ALL_OPS) -> None:
         _FORCED.pop(op, None)
     else:
         _FORCED[op] = backend
+    _invalidate()
 
 
 @contextmanager
@@ -148,8 +175,13 @@ def _warn_skipped(op: str, device: torch.device, impls: Dict[str, _Backend],
 
 def dispatch(op: str, device: torch.device) -> Callable:
     """Return the implementation of ``op`` to use for tensors on
-    ``device``."""
+    ``device``. The choice is remembered while the backends and their
+    availability stay as they were: a call costs a dict lookup."""
     impls = _IMPLS.get(op)
+    key = (op, device.type, os.environ.get(ENV_VAR), _generation)
+    choice = _CHOSEN.get(key)
+    if choice is not None and choice.holds(impls):
+        return choice.chosen.fn
     if not impls:
         raise KeyError(f'no implementation is registered for op {op!r}; '
                        f'known ops: {sorted(_IMPLS)}')
@@ -180,6 +212,7 @@ def dispatch(op: str, device: torch.device) -> Callable:
                 f'tensors, got a {device.type} tensor; move the model and '
                 f'inputs there, or force one of {usable} (or none)')
         name = forced
+        passed_over = []
     else:
         candidates = [
             b for b in list_backends(op)
@@ -190,9 +223,15 @@ def dispatch(op: str, device: torch.device) -> Callable:
                                f'{device.type} tensors')
         name = candidates[0]
         _warn_skipped(op, device, impls, name)
+        passed_over = [
+            impls[b] for b in list_backends(op)
+            if impls[b].priority > impls[name].priority
+            and impls[b].supports(device)
+        ]
     if (op, name, device.type) not in _LOGGED:
         _LOGGED.add((op, name, device.type))
         print_log(
             f'mmmobilemamba op {op!r} on {device.type}: {name}',
             logger='current')
+    _CHOSEN[key] = _Choice(impls, impls[name], passed_over)
     return impls[name].fn
