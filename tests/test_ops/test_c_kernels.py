@@ -1,6 +1,8 @@
 """Backend 'c': built on first use, equal to the PyTorch ops, split over
 threads without changing a bit of the result, and out of the way where it
 cannot be built."""
+import re
+
 import pytest
 import torch
 from test_bidi_selective_scan import make_inputs
@@ -11,9 +13,11 @@ from mmmobilemamba.ops.bidi_selective_scan import bidi_selective_scan_torch
 from mmmobilemamba.ops.c_kernels import parallel
 from mmmobilemamba.ops.c_kernels.bidi_selective_scan import \
     bidi_selective_scan_c
+from mmmobilemamba.ops.c_kernels.depthwise_conv import depthwise_conv2d_c
 from mmmobilemamba.ops.c_kernels.library import (available, compile_command,
-                                                 load_library)
+                                                 load_library, openmp_runtime)
 from mmmobilemamba.ops.c_kernels.wavelet_conv import wavelet_conv_c
+from mmmobilemamba.ops.depthwise_conv import depthwise_conv2d_torch
 from mmmobilemamba.ops.wavelet_conv import wavelet_conv_torch
 
 CPU = torch.device('cpu')
@@ -50,8 +54,9 @@ def test_without_compiler_the_pytorch_path_runs(no_c_kernels):
     assert not available()
     assert dispatch('bidi_selective_scan', CPU) is bidi_selective_scan_torch
     assert dispatch('wavelet_conv', CPU) is wavelet_conv_torch
+    assert dispatch('depthwise_conv2d', CPU) is depthwise_conv2d_torch
     with use_backend('c'):
-        for op in ('bidi_selective_scan', 'wavelet_conv'):
+        for op in ('bidi_selective_scan', 'depthwise_conv2d', 'wavelet_conv'):
             with pytest.raises(RuntimeError, match="backend 'c'"):
                 dispatch(op, CPU)
 
@@ -61,22 +66,16 @@ def test_chosen_on_cpu(monkeypatch):
     monkeypatch.delenv('MMMOBILEMAMBA_OPS_BACKEND', raising=False)
     assert dispatch('bidi_selective_scan', CPU) is bidi_selective_scan_c
     assert dispatch('wavelet_conv', CPU) is wavelet_conv_c
+    assert dispatch('depthwise_conv2d', CPU) is depthwise_conv2d_c
 
 
 @needs_c
 @pytest.mark.parametrize('batch', [1, 3])
-def test_threads_do_not_change_the_result(batch, monkeypatch):
+def test_threads_do_not_change_the_result(batch):
     """Batch items (batch >= threads) or channel ranges (batch < threads)
     on 1 to 3 threads give bit-identical outputs."""
     inputs = make_inputs(batch=batch, channels=160, height=9, width=13)
     assert inputs['x'].numel() >= parallel.MIN_PARALLEL_SIZE
-    parts, split = [], parallel.partition
-
-    def partition(*args):
-        parts.append(split(*args))
-        return parts[-1]
-
-    monkeypatch.setattr(parallel, 'partition', partition)
     threads = torch.get_num_threads()
     outputs = []
     try:
@@ -86,12 +85,39 @@ def test_threads_do_not_change_the_result(batch, monkeypatch):
                 outputs.append(bidi_selective_scan(**inputs))
     finally:
         torch.set_num_threads(threads)
-    assert [len(p) for p in parts] == [2, 3]
     for out in outputs[1:]:
         assert torch.equal(out, outputs[0])
     with torch.no_grad(), use_backend('torch', 'bidi_selective_scan'):
         expected = bidi_selective_scan(**inputs)
     torch.testing.assert_close(outputs[0], expected, atol=1e-5, rtol=1e-5)
+
+
+def test_work_is_split_by_item_or_by_channel_vectors():
+    assert parallel.channel_chunk(3, 160, 2, 128) == 128
+    assert parallel.channel_chunk(1, 160, 3, 128) == 56
+    assert parallel.channel_chunk(1, 1000, 2, 128) == 128
+    assert parallel.num_threads(parallel.MIN_PARALLEL_SIZE - 1) == 1
+    assert parallel.num_threads(
+        parallel.MIN_PARALLEL_SIZE) == torch.get_num_threads()
+
+
+@needs_c
+@pytest.mark.skipif(
+    openmp_runtime() is None, reason='PyTorch loaded no OpenMP runtime')
+def test_kernels_share_pytorch_openmp_runtime():
+    """Linked to the runtime PyTorch loaded (not the compiler's own copy),
+    the kernels' loops run on PyTorch's threads: one runtime is mapped."""
+    runtime = openmp_runtime()
+    command = compile_command(['k.c'], 'k.so', runtime)
+    assert '-fopenmp' in command and runtime in command
+    load_library()
+    with open('/proc/self/maps') as f:
+        mapped = {
+            line.split()[-1]
+            for line in f
+            if re.search(r'/lib(gomp|iomp5|omp)[-.\w]*\.so', line)
+        }
+    assert mapped == {runtime}
 
 
 @needs_c

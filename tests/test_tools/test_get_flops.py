@@ -199,8 +199,10 @@ def test_counted_ops_keep_outputs_and_dispatch(monkeypatch):
     automatic_scan = dispatch('bidi_selective_scan', CPU)
     model = MobileMamba('t2').eval()
     inputs = torch.randn(1, 3, 64, 96)
-    # The counting nodes run the PyTorch implementations.
-    with torch.no_grad(), use_backend('torch'):
+    # The counting nodes run the PyTorch implementations (the other ops
+    # keep their automatic choice in both runs).
+    with torch.no_grad(), use_backend('torch', 'bidi_selective_scan'), \
+            use_backend('torch', 'wavelet_conv'):
         expected = model(inputs)
     set_backend('torch', 'wavelet_conv')
     try:

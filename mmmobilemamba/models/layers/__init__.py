@@ -1,4 +1,4 @@
-from .depthwise_conv import depthwise_conv_bn
+from .depthwise_conv import DepthwiseConv2d, depthwise_conv_bn
 from .ffn import ConvFFN
 from .mobilemamba_block import MobileMambaBlock
 from .mrffi import MRFFI, split_channels
@@ -9,7 +9,7 @@ from .stage_downsample import StageDownsample
 from .wte_mamba import WTEMamba
 
 __all__ = [
-    'ConvFFN', 'MobileMambaBlock', 'MRFFI', 'PatchMerging', 'SS2D',
-    'SqueezeExcitation', 'StageDownsample', 'WTEMamba', 'depthwise_conv_bn',
-    'split_channels'
+    'ConvFFN', 'DepthwiseConv2d', 'MobileMambaBlock', 'MRFFI', 'PatchMerging',
+    'SS2D', 'SqueezeExcitation', 'StageDownsample', 'WTEMamba',
+    'depthwise_conv_bn', 'split_channels'
 ]

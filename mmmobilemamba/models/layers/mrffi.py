@@ -7,6 +7,7 @@ from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from torch import Tensor
 
+from .depthwise_conv import DepthwiseConv2d
 from .pointwise_conv import PointwiseConv2d
 from .wte_mamba import WTEMamba
 
@@ -74,6 +75,7 @@ class MRFFI(BaseModule):
                 kernel_size,
                 padding=kernel_size // 2,
                 groups=local_ch,
+                conv_cfg=dict(type=DepthwiseConv2d),
                 norm_cfg=conv_norm,
                 bias=deploy),
             ConvModule(

@@ -3,6 +3,7 @@ from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from torch import Tensor
 
+from .depthwise_conv import DepthwiseConv2d
 from .pointwise_conv import PointwiseConv2d
 from .squeeze_excitation import SqueezeExcitation
 
@@ -38,6 +39,7 @@ class PatchMerging(BaseModule):
             stride=2,
             padding=1,
             groups=hidden,
+            conv_cfg=dict(type=DepthwiseConv2d),
             norm_cfg=norm_cfg,
             bias=deploy)
         self.se = SqueezeExcitation(hidden, in_channels)

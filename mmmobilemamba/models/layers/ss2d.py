@@ -9,6 +9,7 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmmobilemamba.ops import bidi_selective_scan
+from .depthwise_conv import DepthwiseConv2d
 from .pointwise_conv import PointwiseConv2d
 
 
@@ -69,9 +70,14 @@ class SS2D(BaseModule):
             norm_cfg=norm_cfg,
             act_cfg=None,
             bias=deploy)
-        self.dw_conv = nn.Conv2d(
-            inner, inner, 3, padding=1, groups=inner, bias=True)
-        self.act = nn.SiLU()
+        self.dw_conv = DepthwiseConv2d(
+            inner,
+            inner,
+            3,
+            padding=1,
+            groups=inner,
+            bias=True,
+            activation='silu')
         self.out_proj = ConvModule(
             inner,
             channels,
@@ -103,7 +109,7 @@ class SS2D(BaseModule):
 
     def forward(self, x: Tensor) -> Tensor:
         u, z = self.in_proj(x).chunk(2, dim=1)
-        u = self.act(self.dw_conv(u))
+        u = self.dw_conv(u)  # SiLU fused
         y = bidi_selective_scan(u, self.x_proj_weight, self.dt_projs_weight,
                                 self.dt_projs_bias, self.A_logs, self.Ds)
         y = self.out_norm(y.transpose(1, 2)).transpose(1, 2)  # (B, Di, L)

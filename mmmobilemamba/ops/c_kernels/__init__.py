@@ -8,7 +8,4 @@ backend is registered as unavailable, so the automatic choice stays on
 ``torch`` (with one log line saying why), and forcing ``c`` raises a clear
 error.
 """
-#: Above ``torch`` (0): chosen automatically on CPU where the kernels build.
-PRIORITY = 5
-
-from . import bidi_selective_scan, wavelet_conv  # noqa: E402,F401
+from . import bidi_selective_scan, depthwise_conv, wavelet_conv  # noqa: F401

@@ -103,18 +103,27 @@ static void scan_block(const float *restrict x, const float *restrict proj,
   }
 }
 
+/* Both directions of channel chunks [q * chunk, (q + 1) * chunk) of every
+ * batch item, the (item, chunk) pairs spread over `threads` OpenMP threads
+ * (PyTorch's own pool where the library is linked to its runtime). Each
+ * output element is computed by one thread, in one order: the result does
+ * not depend on the split. */
 void mmm_bidi_selective_scan_f32(const float *x, const float *proj,
                                  const float *wdt, const float *bias,
                                  const float *a, const float *d, float *out,
                                  long batch, long length, long channels,
-                                 long rank, long b_start, long b_stop,
-                                 long c_start, long c_stop) {
-  (void)batch;
-  for (long b = b_start; b < b_stop; ++b)
-    for (int k = 0; k < 2; ++k)
-      for (long c0 = c_start; c0 < c_stop; c0 += BLOCK) {
-        long width = c_stop - c0 < BLOCK ? c_stop - c0 : BLOCK;
-        scan_block(x, proj, wdt, bias, a, d, out, b, k, length, channels,
-                   rank, c0, width);
-      }
+                                 long rank, long chunk, long threads) {
+  long chunks = (channels + chunk - 1) / chunk;
+#pragma omp parallel for collapse(2) schedule(static) \
+    num_threads(threads) if (threads > 1)
+  for (long b = 0; b < batch; ++b)
+    for (long q = 0; q < chunks; ++q) {
+      long c_stop = (q + 1) * chunk < channels ? (q + 1) * chunk : channels;
+      for (int k = 0; k < 2; ++k)
+        for (long c0 = q * chunk; c0 < c_stop; c0 += BLOCK) {
+          long width = c_stop - c0 < BLOCK ? c_stop - c0 : BLOCK;
+          scan_block(x, proj, wdt, bias, a, d, out, b, k, length, channels,
+                     rank, c0, width);
+        }
+    }
 }

@@ -5,9 +5,11 @@ from torch import Tensor
 
 from ..backends import records_graph, register_op
 from ..bidi_selective_scan import bidi_selective_scan_torch
-from . import PRIORITY
-from .library import available, load_library
-from .parallel import run_split
+from .library import PRIORITY, available, load_library
+from .parallel import channel_chunk, num_threads
+
+#: Channels whose states one work item keeps (the kernel's BLOCK).
+SCAN_BLOCK = 128
 
 
 @register_op(
@@ -22,7 +24,7 @@ def bidi_selective_scan_c(x: Tensor, x_proj_weight: Tensor,
     """One pass over the map per direction: step projection, softplus,
     decay and recurrence fused, the directions summed in place. Runs on
     ``torch.get_num_threads()`` threads (batch items, or channel ranges of
-    a small batch). Autograd, traces and float64 take
+    a small batch; see :mod:`.parallel`). Autograd, traces and float64 take
     :func:`~mmmobilemamba.ops.bidi_selective_scan.bidi_selective_scan_torch`.
     """
     args = (x, x_proj_weight, dt_projs_weight, dt_projs_bias, A_logs, Ds)
@@ -41,9 +43,8 @@ def bidi_selective_scan_c(x: Tensor, x_proj_weight: Tensor,
                (-torch.exp(A_logs.to(**f32))).view(2, channels).contiguous(),
                Ds.to(**f32).view(2, channels).contiguous())
     out = torch.empty_like(seq)
-    pointers = [t.data_ptr() for t in tensors + (out, )]
-    scan = load_library().mmm_bidi_selective_scan_f32
-    sizes = (batch, length, channels, rank)
-    run_split(lambda *part: scan(*pointers, *sizes, *part), batch, channels,
-              out.numel())
+    threads = num_threads(out.numel())
+    load_library().mmm_bidi_selective_scan_f32(
+        *[t.data_ptr() for t in tensors + (out, )], batch, length, channels,
+        rank, channel_chunk(batch, channels, threads, SCAN_BLOCK), threads)
     return out.transpose(1, 2)

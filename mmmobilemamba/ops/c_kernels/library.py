@@ -5,6 +5,7 @@ import logging
 import os
 import os.path as osp
 import platform
+import re
 import shlex
 import subprocess
 import tempfile
@@ -14,18 +15,39 @@ from typing import List, Optional
 import torch
 from mmengine.logging import print_log
 
+#: Above ``torch`` (0): chosen automatically on CPU where the kernels build.
+PRIORITY = 5
+
 SOURCES = [
     osp.join(osp.dirname(osp.abspath(__file__)), name)
-    for name in ('bidi_selective_scan.c', 'wavelet_conv.c')
+    for name in ('bidi_selective_scan.c', 'depthwise_conv.c', 'wavelet_conv.c')
 ]
 
 
-def compile_command(sources: List[str], target: str) -> List[str]:
+def openmp_runtime() -> Optional[str]:
+    """Path of the OpenMP runtime that PyTorch loaded (GNU, Intel or LLVM),
+    or ``None`` where there is none or it cannot be told (no ``/proc``)."""
+    try:
+        with open('/proc/self/maps') as f:
+            maps = f.read()
+    except OSError:
+        return None
+    found = re.search(r'(/\S*/lib(?:gomp|iomp5|omp)[-.\w]*\.so[.\d]*)$', maps,
+                      re.MULTILINE)
+    return found.group(1) if found else None
+
+
+def compile_command(sources: List[str],
+                    target: str,
+                    openmp: Optional[str] = None) -> List[str]:
     """The compiler call that builds ``sources`` into the shared library
     ``target``: optimised, vectorised for AVX2/FMA where PyTorch itself runs
     AVX2 or AVX-512 kernels, without ``-ffast-math`` (the kernels' exp
     relies on IEEE rounding, and a shared library built with it would switch
-    the whole process to flushing denormals)."""
+    the whole process to flushing denormals). With ``openmp``, the path of
+    PyTorch's OpenMP runtime, the kernels' loops are parallel and linked to
+    that runtime (``--as-needed`` drops the compiler's own), so they share
+    PyTorch's threads."""
     compiler = shlex.split(os.environ.get('CC', 'cc'))
     flags = [
         '-O3', '-std=gnu99', '-fPIC', '-shared', '-fno-math-errno',
@@ -34,7 +56,13 @@ def compile_command(sources: List[str], target: str) -> List[str]:
     if platform.machine() in ('x86_64', 'AMD64') and \
             torch.backends.cpu.get_cpu_capability() in ('AVX2', 'AVX512'):
         flags += ['-mavx2', '-mfma']
-    return compiler + flags + list(sources) + ['-o', target, '-lm']
+    if openmp is None:
+        flags.append('-Wno-unknown-pragmas')
+        libraries = ['-lm']
+    else:
+        flags += ['-fopenmp', '-Wl,--as-needed']
+        libraries = [openmp, '-lm']
+    return compiler + flags + list(sources) + ['-o', target] + libraries
 
 
 def cache_dir() -> str:
@@ -51,7 +79,8 @@ def load_library() -> Optional[ctypes.CDLL]:
     for path in SOURCES:
         with open(path, 'rb') as f:
             key.update(f.read())
-    key.update(' '.join(compile_command([], '')).encode())
+    openmp = openmp_runtime()
+    key.update(' '.join(compile_command([], '', openmp)).encode())
     key = key.hexdigest()[:16]
     target = osp.join(cache_dir(), f'mmmobilemamba_c_kernels_{key}.so')
     try:
@@ -62,11 +91,21 @@ def load_library() -> Optional[ctypes.CDLL]:
             fd, tmp = tempfile.mkstemp(suffix='.so', dir=cache_dir())
             os.close(fd)
             try:
-                subprocess.run(
-                    compile_command(SOURCES, tmp),
-                    check=True,
-                    capture_output=True,
-                    timeout=300)
+                try:
+                    subprocess.run(
+                        compile_command(SOURCES, tmp, openmp),
+                        check=True,
+                        capture_output=True,
+                        timeout=300)
+                except subprocess.CalledProcessError:
+                    if openmp is None:
+                        raise
+                    # No OpenMP support in this compiler: serial kernels.
+                    subprocess.run(
+                        compile_command(SOURCES, tmp),
+                        check=True,
+                        capture_output=True,
+                        timeout=300)
                 os.replace(tmp, target)
             finally:
                 if osp.exists(tmp):
@@ -85,10 +124,13 @@ def load_library() -> Optional[ctypes.CDLL]:
         return None
     scan = library.mmm_bidi_selective_scan_f32
     scan.restype = None
-    scan.argtypes = [ctypes.c_void_p] * 7 + [ctypes.c_long] * 8
+    scan.argtypes = [ctypes.c_void_p] * 7 + [ctypes.c_long] * 6
     wavelet = library.mmm_haar_wavelet_conv_f32
     wavelet.restype = None
-    wavelet.argtypes = [ctypes.c_void_p] * 4 + [ctypes.c_long] * 9
+    wavelet.argtypes = [ctypes.c_void_p] * 4 + [ctypes.c_long] * 7
+    depthwise = library.mmm_depthwise_conv2d_f32
+    depthwise.restype = None
+    depthwise.argtypes = [ctypes.c_void_p] * 5 + [ctypes.c_long] * 16
     return library
 
 

@@ -1,39 +1,28 @@
-"""Run a C kernel over batch items or channel ranges on several threads."""
-from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Dict, List, Tuple
+"""How the C kernels split their work over threads.
 
+The kernels run their own OpenMP loops. Linked to the OpenMP runtime that
+PyTorch loaded (see :func:`~.library.openmp_runtime`), they run on
+PyTorch's intra-op threads, which are still spinning from the last PyTorch
+op: starting them costs about a microsecond, not the tens of microseconds
+of waking a sleeping thread.
+"""
 import torch
 
 #: Below this many output elements one thread does all the work.
-MIN_PARALLEL_SIZE = 1 << 14
-_POOLS: Dict[int, ThreadPoolExecutor] = {}
+MIN_PARALLEL_SIZE = 1 << 12
 
 
-def partition(batch: int, channels: int,
-              workers: int) -> List[Tuple[int, int, int, int]]:
-    """(b_start, b_stop, c_start, c_stop) of each worker: whole batch items
-    where there are enough, else channel ranges of whole 8-float vectors."""
-    if batch >= workers:
-        step = -(-batch // workers)
-        return [(b, min(batch, b + step), 0, channels)
-                for b in range(0, batch, step)]
-    step = (-(-channels // workers) + 7) // 8 * 8
-    return [(0, batch, c, min(channels, c + step))
-            for c in range(0, channels, step)]
+def num_threads(size: int) -> int:
+    """Threads for a kernel writing ``size`` elements:
+    ``torch.get_num_threads()``, or 1 for a small one."""
+    return 1 if size < MIN_PARALLEL_SIZE else torch.get_num_threads()
 
 
-def run_split(kernel: Callable, batch: int, channels: int, size: int) -> None:
-    """``kernel(b_start, b_stop, c_start, c_stop)`` over the whole
-    (batch, channels) range, split over ``torch.get_num_threads()`` threads
-    when ``size`` (elements written) is worth it. ctypes releases the GIL
-    for the kernel's duration; the split does not change the result."""
-    workers = torch.get_num_threads()
-    if workers == 1 or size < MIN_PARALLEL_SIZE:
-        kernel(0, batch, 0, channels)
-        return
-    parts = partition(batch, channels, workers)
-    if len(parts) not in _POOLS:
-        _POOLS[len(parts)] = ThreadPoolExecutor(
-            len(parts), thread_name_prefix='mmmobilemamba-c')
-    done = _POOLS[len(parts)].map(lambda part: kernel(*part), parts)
-    list(done)  # waits, and re-raises what a worker raised
+def channel_chunk(batch: int, channels: int, threads: int, block: int) -> int:
+    """Channels per work item of a kernel that splits (batch item, channel
+    chunk) pairs over ``threads``: whole ``block``s where there are enough
+    items, else an equal share of whole 8-float vectors."""
+    if batch >= threads:
+        return block
+    share = -(-channels // threads)
+    return min(block, (share + 7) // 8 * 8)

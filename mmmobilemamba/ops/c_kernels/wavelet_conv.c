@@ -90,20 +90,27 @@ static void conv_synthesis(const float *restrict coeffs,
     }
 }
 
+/* Channel chunks [q * chunk, (q + 1) * chunk) of every batch item, the
+ * (item, chunk) pairs spread over `threads` OpenMP threads; each output
+ * element is computed by one thread, in one order. */
 void mmm_haar_wavelet_conv_f32(const float *x, const float *weight,
                                float *coeffs, float *y, long batch,
                                long height, long width, long channels,
-                               long kernel, long b_start, long b_stop,
-                               long c_start, long c_stop) {
+                               long kernel, long chunk, long threads) {
   long plane = height * width * channels;
   long coeff_plane = ((height + 1) / 2) * ((width + 1) / 2) * 4 * channels;
-  (void)batch;
-  for (long b = b_start; b < b_stop; ++b)
-    for (long c0 = c_start; c0 < c_stop; c0 += BLOCK) {
-      long count = c_stop - c0 < BLOCK ? c_stop - c0 : BLOCK;
-      analysis(x + b * plane, coeffs + b * coeff_plane, height, width,
-               channels, c0, count);
-      conv_synthesis(coeffs + b * coeff_plane, weight, y + b * plane, height,
-                     width, channels, kernel, c0, count);
+  long chunks = (channels + chunk - 1) / chunk;
+#pragma omp parallel for collapse(2) schedule(static) \
+    num_threads(threads) if (threads > 1)
+  for (long b = 0; b < batch; ++b)
+    for (long q = 0; q < chunks; ++q) {
+      long c_stop = (q + 1) * chunk < channels ? (q + 1) * chunk : channels;
+      for (long c0 = q * chunk; c0 < c_stop; c0 += BLOCK) {
+        long count = c_stop - c0 < BLOCK ? c_stop - c0 : BLOCK;
+        analysis(x + b * plane, coeffs + b * coeff_plane, height, width,
+                 channels, c0, count);
+        conv_synthesis(coeffs + b * coeff_plane, weight, y + b * plane, height,
+                       width, channels, kernel, c0, count);
+      }
     }
 }

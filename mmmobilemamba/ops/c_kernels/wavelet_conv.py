@@ -4,9 +4,11 @@ from torch import Tensor
 
 from ..backends import records_graph, register_op
 from ..wavelet_conv import fold_haar_weight, is_haar_bank, wavelet_conv_torch
-from . import PRIORITY
-from .library import available, load_library
-from .parallel import run_split
+from .library import PRIORITY, available, load_library
+from .parallel import channel_chunk, num_threads
+
+#: Channels that one work item transforms together (the kernel's BLOCK).
+WAVELET_BLOCK = 128
 
 
 @register_op(
@@ -37,9 +39,9 @@ def wavelet_conv_c(x: Tensor, wt_filter: Tensor, iwt_filter: Tensor,
     coeffs = pixels.new_empty(batch, (height + 1) // 2, (width + 1) // 2, 4,
                               channels)
     out = torch.empty_like(pixels)
-    pointers = [t.data_ptr() for t in (pixels, folded, coeffs, out)]
-    sizes = (batch, height, width, channels, kernel)
-    conv = load_library().mmm_haar_wavelet_conv_f32
-    run_split(lambda *part: conv(*pointers, *sizes, *part), batch, channels,
-              out.numel())
+    threads = num_threads(out.numel())
+    load_library().mmm_haar_wavelet_conv_f32(
+        *[t.data_ptr() for t in (pixels, folded, coeffs, out)], batch, height,
+        width, channels, kernel,
+        channel_chunk(batch, channels, threads, WAVELET_BLOCK), threads)
     return out.permute(0, 3, 1, 2)
