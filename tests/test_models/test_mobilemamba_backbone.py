@@ -33,6 +33,22 @@ def test_cpu_outputs_are_contiguous_whatever_the_input_layout():
         torch.testing.assert_close(out, out_cl)
 
 
+def test_blocks_keep_the_channels_last_layout_on_cpu():
+    """Every block of the CPU path hands on a channels-last map, also where
+    MRFFI has no identity channels (B1's first stage): a layout change
+    sends the 1x1 convs to oneDNN and copies the residual stream."""
+    model = MobileMamba('b1', deploy=True).eval()
+    assert 0 in [m.split[2] for m in model.modules() if hasattr(m, 'split')]
+    layouts = []
+    for module in model.modules():
+        if type(module).__name__ in ('MRFFI', 'MobileMambaBlock'):
+            module.register_forward_hook(
+                lambda m, args, out: layouts.append(out.stride(1) == 1))
+    with torch.no_grad():
+        model(torch.randn(1, 3, 128, 128))
+    assert layouts and all(layouts)
+
+
 def test_arch_is_case_insensitive_and_b_series_share_a_network():
     shapes = {
         arch: {

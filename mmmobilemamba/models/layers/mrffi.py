@@ -98,7 +98,8 @@ class MRFFI(BaseModule):
 
     def forward(self, x: Tensor) -> Tensor:
         x_global, x_local, x_id = torch.split(x, self.split, dim=1)
-        return self.proj(
-            torch.cat([self.wte_mamba(x_global),
-                       self.local_op(x_local), x_id],
-                      dim=1))
+        parts = [self.wte_mamba(x_global), self.local_op(x_local)]
+        if x_id.shape[1]:
+            # An empty part would make cat drop the channels-last layout.
+            parts.append(x_id)
+        return self.proj(torch.cat(parts, dim=1))
