@@ -93,9 +93,10 @@ def test_threads_do_not_change_the_result(batch):
 
 
 def test_work_is_split_by_item_or_by_channel_vectors():
-    assert parallel.channel_chunk(3, 160, 2, 128) == 128
-    assert parallel.channel_chunk(1, 160, 3, 128) == 56
-    assert parallel.channel_chunk(1, 1000, 2, 128) == 128
+    assert parallel.channel_chunk(4, 160, 2) == 160
+    assert parallel.channel_chunk(3, 160, 2) == 80
+    assert parallel.channel_chunk(1, 160, 3) == 56
+    assert parallel.channel_chunk(1, 1000, 1) == 1000
     assert parallel.num_threads(parallel.MIN_PARALLEL_SIZE - 1) == 1
     assert parallel.num_threads(
         parallel.MIN_PARALLEL_SIZE) == torch.get_num_threads()

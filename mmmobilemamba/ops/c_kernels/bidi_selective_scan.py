@@ -8,9 +8,6 @@ from ..bidi_selective_scan import bidi_selective_scan_torch
 from .library import PRIORITY, available, load_library
 from .parallel import channel_chunk, num_threads
 
-#: Channels whose states one work item keeps (the kernel's BLOCK).
-SCAN_BLOCK = 128
-
 
 @register_op(
     'bidi_selective_scan',
@@ -46,5 +43,5 @@ def bidi_selective_scan_c(x: Tensor, x_proj_weight: Tensor,
     threads = num_threads(out.numel())
     load_library().mmm_bidi_selective_scan_f32(
         *[t.data_ptr() for t in tensors + (out, )], batch, length, channels,
-        rank, channel_chunk(batch, channels, threads, SCAN_BLOCK), threads)
+        rank, channel_chunk(batch, channels, threads), threads)
     return out.transpose(1, 2)

@@ -18,11 +18,11 @@ def num_threads(size: int) -> int:
     return 1 if size < MIN_PARALLEL_SIZE else torch.get_num_threads()
 
 
-def channel_chunk(batch: int, channels: int, threads: int, block: int) -> int:
+def channel_chunk(batch: int, channels: int, threads: int) -> int:
     """Channels per work item of a kernel that splits (batch item, channel
-    chunk) pairs over ``threads``: whole ``block``s where there are enough
-    items, else an equal share of whole 8-float vectors."""
-    if batch >= threads:
-        return block
+    chunk) pairs over ``threads``: whole items where they share out evenly,
+    else ``threads`` chunks of whole 8-float vectors per item."""
+    if batch % threads == 0:
+        return channels
     share = -(-channels // threads)
-    return min(block, (share + 7) // 8 * 8)
+    return (share + 7) // 8 * 8

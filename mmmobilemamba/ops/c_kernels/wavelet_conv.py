@@ -7,9 +7,6 @@ from ..wavelet_conv import fold_haar_weight, is_haar_bank, wavelet_conv_torch
 from .library import PRIORITY, available, load_library
 from .parallel import channel_chunk, num_threads
 
-#: Channels that one work item transforms together (the kernel's BLOCK).
-WAVELET_BLOCK = 128
-
 
 @register_op(
     'wavelet_conv',
@@ -42,6 +39,6 @@ def wavelet_conv_c(x: Tensor, wt_filter: Tensor, iwt_filter: Tensor,
     threads = num_threads(out.numel())
     load_library().mmm_haar_wavelet_conv_f32(
         *[t.data_ptr() for t in (pixels, folded, coeffs, out)], batch, height,
-        width, channels, kernel,
-        channel_chunk(batch, channels, threads, WAVELET_BLOCK), threads)
+        width, channels, kernel, channel_chunk(batch, channels, threads),
+        threads)
     return out.permute(0, 3, 1, 2)
