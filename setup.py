@@ -44,7 +44,7 @@ if __name__ == '__main__':
         packages=find_packages(exclude=('configs', 'tools', 'tests')),
         include_package_data=True,
         # Compiled on first use by mmmobilemamba.ops.c_kernels.
-        package_data={'mmmobilemamba.ops.c_kernels': ['*.c']},
+        package_data={'mmmobilemamba.ops.c_kernels': ['*.c', '*.h']},
         python_requires='>=3.8',
         classifiers=[
             'Development Status :: 4 - Beta',

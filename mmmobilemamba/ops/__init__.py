@@ -8,12 +8,13 @@ from .bidi_selective_scan import bidi_selective_scan
 from .cross_scan import cross_merge_bidi, cross_scan_bidi
 from .depthwise_conv import depthwise_conv2d
 from .haar import haar_dwt, haar_filter_bank, haar_idwt
+from .layer_norm_silu_gate import layer_norm_silu_gate
 from .selective_scan import selective_scan
 from .wavelet_conv import wavelet_conv
 
 __all__ = [
     'bidi_selective_scan', 'cross_merge_bidi', 'cross_scan_bidi',
     'depthwise_conv2d', 'dispatch', 'haar_dwt', 'haar_filter_bank',
-    'haar_idwt', 'list_backends', 'register_op', 'selective_scan',
-    'set_backend', 'use_backend', 'wavelet_conv'
+    'haar_idwt', 'layer_norm_silu_gate', 'list_backends', 'register_op',
+    'selective_scan', 'set_backend', 'use_backend', 'wavelet_conv'
 ]

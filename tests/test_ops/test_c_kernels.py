@@ -14,10 +14,13 @@ from mmmobilemamba.ops.c_kernels import parallel
 from mmmobilemamba.ops.c_kernels.bidi_selective_scan import \
     bidi_selective_scan_c
 from mmmobilemamba.ops.c_kernels.depthwise_conv import depthwise_conv2d_c
+from mmmobilemamba.ops.c_kernels.layer_norm_silu_gate import \
+    layer_norm_silu_gate_c
 from mmmobilemamba.ops.c_kernels.library import (available, compile_command,
                                                  load_library, openmp_runtime)
 from mmmobilemamba.ops.c_kernels.wavelet_conv import wavelet_conv_c
 from mmmobilemamba.ops.depthwise_conv import depthwise_conv2d_torch
+from mmmobilemamba.ops.layer_norm_silu_gate import layer_norm_silu_gate_torch
 from mmmobilemamba.ops.wavelet_conv import wavelet_conv_torch
 
 CPU = torch.device('cpu')
@@ -55,8 +58,10 @@ def test_without_compiler_the_pytorch_path_runs(no_c_kernels):
     assert dispatch('bidi_selective_scan', CPU) is bidi_selective_scan_torch
     assert dispatch('wavelet_conv', CPU) is wavelet_conv_torch
     assert dispatch('depthwise_conv2d', CPU) is depthwise_conv2d_torch
+    assert dispatch('layer_norm_silu_gate', CPU) is layer_norm_silu_gate_torch
     with use_backend('c'):
-        for op in ('bidi_selective_scan', 'depthwise_conv2d', 'wavelet_conv'):
+        for op in ('bidi_selective_scan', 'depthwise_conv2d',
+                   'layer_norm_silu_gate', 'wavelet_conv'):
             with pytest.raises(RuntimeError, match="backend 'c'"):
                 dispatch(op, CPU)
 
@@ -67,6 +72,7 @@ def test_chosen_on_cpu(monkeypatch):
     assert dispatch('bidi_selective_scan', CPU) is bidi_selective_scan_c
     assert dispatch('wavelet_conv', CPU) is wavelet_conv_c
     assert dispatch('depthwise_conv2d', CPU) is depthwise_conv2d_c
+    assert dispatch('layer_norm_silu_gate', CPU) is layer_norm_silu_gate_c
 
 
 @needs_c

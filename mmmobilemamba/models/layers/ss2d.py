@@ -3,12 +3,11 @@ import math
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from mmmobilemamba.ops import bidi_selective_scan
+from mmmobilemamba.ops import bidi_selective_scan, layer_norm_silu_gate
 from .depthwise_conv import DepthwiseConv2d
 from .pointwise_conv import PointwiseConv2d
 
@@ -112,6 +111,7 @@ class SS2D(BaseModule):
         u = self.dw_conv(u)  # SiLU fused
         y = bidi_selective_scan(u, self.x_proj_weight, self.dt_projs_weight,
                                 self.dt_projs_bias, self.A_logs, self.Ds)
-        y = self.out_norm(y.transpose(1, 2)).transpose(1, 2)  # (B, Di, L)
-        y = y.view_as(u).to(z.dtype) * F.silu(z)
+        y = layer_norm_silu_gate(
+            y.view_as(u), z, self.out_norm.weight, self.out_norm.bias,
+            self.out_norm.eps)
         return self.out_proj(y)

@@ -8,4 +8,10 @@ backend is registered as unavailable, so the automatic choice stays on
 ``torch`` (with one log line saying why), and forcing ``c`` raises a clear
 error.
 """
-from . import bidi_selective_scan, depthwise_conv, wavelet_conv  # noqa: F401
+from . import (bidi_selective_scan, depthwise_conv, layer_norm_silu_gate,
+               wavelet_conv)
+
+__all__ = [
+    'bidi_selective_scan', 'depthwise_conv', 'layer_norm_silu_gate',
+    'wavelet_conv'
+]

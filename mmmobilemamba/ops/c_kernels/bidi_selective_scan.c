@@ -13,49 +13,9 @@
  * wdt (2, R, Di); bias, a, d (2, Di).
  *
  * Written so that the compiler vectorises the channel loops; exp and log1p
- * are polynomials here, so no vector math library is needed.
+ * are the polynomials of polynomial_math.h.
  */
-#include <math.h>
-#include <stdint.h>
-#include <string.h>
-
-#define LOG_FLT_MIN (-87.33654475f)
-
-/* exp(x) for x <= 0, with x clamped at log(FLT_MIN): 2^n * exp(r),
- * |r| <= ln(2) / 2, exp(r) by its degree-7 Taylor polynomial (relative
- * error below 1e-8 before rounding), evaluated in Estrin's scheme: short
- * dependency chains keep the vector units busy. */
-static inline float exp_nonpositive(float x) {
-  x = x > LOG_FLT_MIN ? x : LOG_FLT_MIN;
-  /* Round to nearest: adding and subtracting 1.5 * 2^23 drops the fraction
-   * (this file is not compiled with -ffast-math, which would fold it). */
-  float n = (x * 1.44269504089f + 12582912.f) - 12582912.f;
-  float r = x - n * 0.693145751953125f - n * 1.428606765330187e-06f;
-  float r2 = r * r, r4 = r2 * r2;
-  float p01 = 1.f + r, p23 = 0.5f + r * (1.f / 6.f);
-  float p45 = 1.f / 24.f + r * (1.f / 120.f);
-  float p67 = 1.f / 720.f + r * (1.f / 5040.f);
-  float p = (p01 + r2 * p23) + r4 * (p45 + r2 * p67);
-  int32_t bits = ((int32_t)n + 127) << 23;
-  float scale;
-  memcpy(&scale, &bits, sizeof(scale));
-  return p * scale;
-}
-
-/* softplus(z) = max(z, 0) + log1p(e), e = exp(-|z|) in (0, 1], with
- * log1p(e) = 2 atanh(t), t = e / (2 + e) <= 1/3, by its odd series to t^13
- * (absolute error below 1e-8), also in Estrin's scheme. Equals PyTorch's
- * softplus, whose threshold (z > 20 gives z) is below float32 resolution
- * here. */
-static inline float softplus(float z) {
-  float e = exp_nonpositive(-fabsf(z));
-  float t = e / (2.f + e);
-  float t2 = t * t;
-  float t4 = t2 * t2, t8 = t4 * t4;
-  float s = (1.f + t2 * (1.f / 3.f)) + t4 * (1.f / 5.f + t2 * (1.f / 7.f)) +
-            t8 * ((1.f / 9.f + t2 * (1.f / 11.f)) + t4 * (1.f / 13.f));
-  return (z > 0.f ? z : 0.f) + 2.f * t * s;
-}
+#include "polynomial_math.h"
 
 /* Channels scanned together: the running states of a block stay in L1. */
 #define BLOCK 128

@@ -16,44 +16,7 @@
  * has), so the adds do not wait on each other; a narrower last group goes
  * one vector, then one lane, at a time.
  */
-#include <stdint.h>
-#include <string.h>
-
-typedef float v8sf __attribute__((vector_size(32)));
-
-static inline v8sf load8(const float *p) {
-  v8sf v;
-  memcpy(&v, p, sizeof(v));
-  return v;
-}
-
-static inline void store8(float *p, v8sf v) { memcpy(p, &v, sizeof(v)); }
-
-#define LOG_FLT_MIN (-87.33654475f)
-
-/* exp(x) for x <= 0, as in bidi_selective_scan.c: 2^n * exp(r) with exp(r)
- * by its degree-7 Taylor polynomial in Estrin's scheme. */
-static inline float exp_nonpositive(float x) {
-  x = x > LOG_FLT_MIN ? x : LOG_FLT_MIN;
-  float n = (x * 1.44269504089f + 12582912.f) - 12582912.f;
-  float r = x - n * 0.693145751953125f - n * 1.428606765330187e-06f;
-  float r2 = r * r, r4 = r2 * r2;
-  float p01 = 1.f + r, p23 = 0.5f + r * (1.f / 6.f);
-  float p45 = 1.f / 24.f + r * (1.f / 120.f);
-  float p67 = 1.f / 720.f + r * (1.f / 5040.f);
-  float p = (p01 + r2 * p23) + r4 * (p45 + r2 * p67);
-  int32_t bits = ((int32_t)n + 127) << 23;
-  float scale;
-  memcpy(&scale, &bits, sizeof(scale));
-  return p * scale;
-}
-
-/* y * sigmoid(y), with exp taken of -|y| only (no overflow). */
-static inline float silu(float y) {
-  float e = exp_nonpositive(y < 0.f ? y : -y);
-  float sigmoid = (y < 0.f ? e : 1.f) / (1.f + e);
-  return y * sigmoid;
-}
+#include "polynomial_math.h"
 
 static inline v8sf activate8(v8sf y, long activation) {
   float v[8];

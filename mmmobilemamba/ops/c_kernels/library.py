@@ -20,8 +20,11 @@ PRIORITY = 5
 
 SOURCES = [
     osp.join(osp.dirname(osp.abspath(__file__)), name)
-    for name in ('bidi_selective_scan.c', 'depthwise_conv.c', 'wavelet_conv.c')
+    for name in ('bidi_selective_scan.c', 'depthwise_conv.c',
+                 'layer_norm_silu_gate.c', 'wavelet_conv.c')
 ]
+#: Included by the sources; part of the cache key.
+HEADERS = [osp.join(osp.dirname(osp.abspath(__file__)), 'polynomial_math.h')]
 
 
 def openmp_runtime() -> Optional[str]:
@@ -76,7 +79,7 @@ def load_library() -> Optional[ctypes.CDLL]:
     """The compiled kernels (built once per source, compiler and flags),
     or ``None`` if they cannot be built or loaded."""
     key = hashlib.sha256(platform.machine().encode())
-    for path in SOURCES:
+    for path in SOURCES + HEADERS:
         with open(path, 'rb') as f:
             key.update(f.read())
     openmp = openmp_runtime()
@@ -131,6 +134,11 @@ def load_library() -> Optional[ctypes.CDLL]:
     depthwise = library.mmm_depthwise_conv2d_f32
     depthwise.restype = None
     depthwise.argtypes = [ctypes.c_void_p] * 5 + [ctypes.c_long] * 16
+    norm = library.mmm_layer_norm_silu_gate_f32
+    norm.restype = None
+    norm.argtypes = [ctypes.c_void_p] * 5 + [ctypes.c_long] * 5 + [
+        ctypes.c_float, ctypes.c_long
+    ]
     return library
 
 

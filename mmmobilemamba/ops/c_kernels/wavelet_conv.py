@@ -38,7 +38,7 @@ def wavelet_conv_c(x: Tensor, wt_filter: Tensor, iwt_filter: Tensor,
     out = torch.empty_like(pixels)
     threads = num_threads(out.numel())
     load_library().mmm_haar_wavelet_conv_f32(
-        *[t.data_ptr() for t in (pixels, folded, coeffs, out)], batch, height,
-        width, channels, kernel, channel_chunk(batch, channels, threads),
-        threads)
+        *[t.data_ptr() for t in (pixels, folded, coeffs, out)],
+        batch, height, width, channels, kernel,
+        channel_chunk(batch, channels, threads), threads)
     return out.permute(0, 3, 1, 2)
