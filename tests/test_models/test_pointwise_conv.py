@@ -4,7 +4,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from mmmobilemamba.models.layers.pointwise_conv import PointwiseConv2d
+from mmmobilemamba.models.layers.pointwise_conv import (ONEDNN_MIN_ROWS,
+                                                        PointwiseConv2d)
 
 CHANNELS_LAST = torch.channels_last
 
@@ -26,6 +27,25 @@ def test_dense_matches_conv(bias, layout):
     torch.testing.assert_close(out, reference(conv, x), atol=1e-5, rtol=1e-5)
     if layout != 'contiguous':  # computed as a matmul: channels-last out
         assert out.is_contiguous(memory_format=CHANNELS_LAST)
+
+
+@pytest.mark.parametrize('rows', [ONEDNN_MIN_ROWS - 4, ONEDNN_MIN_ROWS])
+def test_large_channels_last_maps_go_to_onednn(rows, monkeypatch):
+    """From ONEDNN_MIN_ROWS rows on, a channels-last map takes oneDNN's 1x1
+    convolution (not the matmul); both give the conv's output, channels-last.
+    """
+    calls = []
+    linear = F.linear
+    monkeypatch.setattr(F, 'linear',
+                        lambda *args: calls.append(1) or linear(*args))
+    torch.manual_seed(0)
+    conv = PointwiseConv2d(6, 10, 1)
+    x = torch.randn(2, 6, rows // 4, 2).contiguous(memory_format=CHANNELS_LAST)
+    with torch.no_grad():
+        out = conv(x)
+    assert len(calls) == (rows < ONEDNN_MIN_ROWS)
+    torch.testing.assert_close(out, reference(conv, x), atol=1e-5, rtol=1e-5)
+    assert out.is_contiguous(memory_format=CHANNELS_LAST)
 
 
 @pytest.mark.parametrize('bias', [True, False])
