@@ -38,11 +38,28 @@ static void scan_block(const float *restrict x, const float *restrict proj,
     const float *xr = x + (b * length + p) * channels + c0;
     const float *pr = proj + (b * length + p) * stride + k * (rank + 2);
     float *yr = out + (b * length + p) * channels + c0;
-    for (long i = 0; i < width; ++i) z[i] = bk[i];
-    for (long r = 0; r < rank; ++r) {
-      const float *wr = wk + r * channels;
-      float dt = pr[r];
-      for (long i = 0; i < width; ++i) z[i] += dt * wr[i];
+    /* z of four vectors at a time, kept in registers over the rank */
+    long i = 0;
+    for (; i + 32 <= width; i += 32) {
+      v8sf z0 = load8(bk + i), z1 = load8(bk + i + 8);
+      v8sf z2 = load8(bk + i + 16), z3 = load8(bk + i + 24);
+      for (long r = 0; r < rank; ++r) {
+        const float *wr = wk + r * channels + i;
+        float dt = pr[r];
+        z0 += dt * load8(wr);
+        z1 += dt * load8(wr + 8);
+        z2 += dt * load8(wr + 16);
+        z3 += dt * load8(wr + 24);
+      }
+      store8(z + i, z0);
+      store8(z + i + 8, z1);
+      store8(z + i + 16, z2);
+      store8(z + i + 24, z3);
+    }
+    for (; i < width; ++i) {
+      float zi = bk[i];
+      for (long r = 0; r < rank; ++r) zi += pr[r] * wk[r * channels + i];
+      z[i] = zi;
     }
     float bs = pr[rank], cs = pr[rank + 1];
     if (k == 0) {
