@@ -19,13 +19,9 @@
 #include "polynomial_math.h"
 
 static inline v8sf activate8(v8sf y, long activation) {
-  float v[8];
-  store8(v, y);
-  if (activation == 1)
-    for (int l = 0; l < 8; ++l) v[l] = v[l] > 0.f ? v[l] : 0.f;
-  else if (activation == 2)
-    for (int l = 0; l < 8; ++l) v[l] = silu(v[l]);
-  return load8(v);
+  if (activation == 1) return select8(y > splat8(0.f), y, splat8(0.f));
+  if (activation == 2) return silu8(y);
+  return y;
 }
 
 static inline float activate1(float y, long activation) {
