@@ -1,4 +1,4 @@
-"""Depthwise convolution with a fused activation."""
+"""Depthwise convolution with a fused activation and residual."""
 from typing import Optional, Tuple, Union
 
 import torch.nn.functional as F
@@ -15,8 +15,10 @@ def depthwise_conv2d(x: Tensor,
                      bias: Optional[Tensor] = None,
                      stride: Union[int, Tuple[int, int]] = 1,
                      padding: Union[int, Tuple[int, int]] = 0,
-                     activation: Optional[str] = None) -> Tensor:
-    """``activation(conv2d(x, weight, bias, stride, padding, groups=C))``.
+                     activation: Optional[str] = None,
+                     residual: bool = False) -> Tensor:
+    """``activation(conv2d(x, weight, bias, stride, padding, groups=C))``,
+    plus ``x`` with ``residual``.
 
     Args:
         x (Tensor): Shape (B, C, H, W), any memory format.
@@ -25,6 +27,8 @@ def depthwise_conv2d(x: Tensor,
         stride (int | tuple[int, int]): Equal in both dims.
         padding (int | tuple[int, int]): Zero padding (ph, pw).
         activation (str, optional): ``None``, ``'relu'`` or ``'silu'``.
+        residual (bool): Add ``x`` to the output, which must have its
+            shape.
 
     Returns:
         Tensor: Shape (B, C, H', W').
@@ -32,8 +36,9 @@ def depthwise_conv2d(x: Tensor,
     if activation not in ACTIVATIONS:
         raise ValueError(f'activation={activation!r} is not supported by '
                          f'depthwise_conv2d; use one of {ACTIVATIONS}')
-    return dispatch('depthwise_conv2d', x.device)(x, weight, bias, stride,
-                                                  padding, activation)
+    return dispatch('depthwise_conv2d',
+                    x.device)(x, weight, bias, stride, padding, activation,
+                              residual)
 
 
 @register_op('depthwise_conv2d', 'torch')
@@ -42,10 +47,18 @@ def depthwise_conv2d_torch(x: Tensor,
                            bias: Optional[Tensor] = None,
                            stride: Union[int, Tuple[int, int]] = 1,
                            padding: Union[int, Tuple[int, int]] = 0,
-                           activation: Optional[str] = None) -> Tensor:
+                           activation: Optional[str] = None,
+                           residual: bool = False) -> Tensor:
     out = F.conv2d(x, weight, bias, stride, padding, groups=x.shape[1])
     if activation == 'relu':
-        return F.relu(out)
-    if activation == 'silu':
-        return F.silu(out)
+        out = F.relu(out)
+    elif activation == 'silu':
+        out = F.silu(out)
+    if residual:
+        if out.shape != x.shape:
+            raise ValueError(
+                'depthwise_conv2d(residual=True) adds the input to the '
+                f'output, but the conv maps {tuple(x.shape)} to '
+                f'{tuple(out.shape)}; use stride 1 and padding k // 2')
+        return x + out
     return out

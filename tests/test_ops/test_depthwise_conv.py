@@ -78,6 +78,33 @@ def test_without_bias_and_with_tuples():
 
 
 @needs_c
+@pytest.mark.parametrize('layout', ['contiguous', 'channels_last', 'slice'])
+@pytest.mark.parametrize('activation', [None, 'silu'])
+def test_residual_is_added_in_the_same_pass(layout, activation):
+    x, weight, bias = conv_inputs(2, 45, (5, 6), 3)
+    if layout == 'channels_last':
+        x = x.contiguous(memory_format=torch.channels_last)
+    elif layout == 'slice':
+        x = torch.cat([x, x],
+                      1).contiguous(memory_format=torch.channels_last)[:, 3:48]
+    args = (x, weight, bias, 1, 1, activation, True)
+    with torch.no_grad():
+        out = depthwise_conv2d_c(*args)
+        expected = x + depthwise_conv2d_torch(*args[:-1])
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize('backend', ['torch', 'c'])
+def test_residual_needs_the_input_shape(backend):
+    if backend == 'c' and not available():
+        pytest.skip('the C kernels do not build here')
+    x, weight, bias = conv_inputs(1, 4, (6, 6), 3)
+    with torch.no_grad(), use_backend(backend, 'depthwise_conv2d'), \
+            pytest.raises(ValueError, match='use stride 1 and padding k // 2'):
+        depthwise_conv2d(x, weight, bias, 2, 1, residual=True)
+
+
+@needs_c
 @pytest.mark.parametrize('batch', [1, 3])
 def test_threads_do_not_change_the_result(batch):
     x, weight, bias = conv_inputs(batch, 100, (13, 11), 3)

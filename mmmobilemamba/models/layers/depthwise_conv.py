@@ -52,9 +52,11 @@ class DepthwiseConv2d(nn.Conv2d):
                 f'activation={activation!r}; use nn.Conv2d otherwise')
         self.activation = activation
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, residual: bool = False) -> Tensor:
+        """With ``residual``, ``x`` is added to the output in the same pass
+        (stride 1, 'same' padding)."""
         return depthwise_conv2d(x, self.weight, self.bias, self.stride,
-                                self.padding, self.activation)
+                                self.padding, self.activation, residual)
 
     def extra_repr(self) -> str:
         text = super().extra_repr()
@@ -76,3 +78,11 @@ def depthwise_conv_bn(channels: int, norm_cfg: dict,
         norm_cfg=None if deploy else norm_cfg,
         act_cfg=None,
         bias=deploy)
+
+
+def add_depthwise_conv_bn(x: Tensor, module: ConvModule) -> Tensor:
+    """``x + module(x)`` for a :func:`depthwise_conv_bn` ``module``; in the
+    BN-fused form the add is part of the conv's pass over the map."""
+    if module.with_norm:
+        return x + module(x)
+    return module.conv(x, residual=True)

@@ -4,7 +4,7 @@ from mmcv.cnn.bricks import DropPath
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from .depthwise_conv import depthwise_conv_bn
+from .depthwise_conv import add_depthwise_conv_bn, depthwise_conv_bn
 from .ffn import ConvFFN
 from .mrffi import MRFFI
 
@@ -54,10 +54,10 @@ class MobileMambaBlock(BaseModule):
         self.drop_path = DropPath(drop_path_rate)
 
     def _branch(self, x: Tensor) -> Tensor:
-        x = x + self.dw0(x)
+        x = add_depthwise_conv_bn(x, self.dw0)
         x = x + self.ffn0(x)
         x = x + self.mrffi(x)
-        x = x + self.dw1(x)
+        x = add_depthwise_conv_bn(x, self.dw1)
         return x + self.ffn1(x)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -2,7 +2,7 @@
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from .depthwise_conv import depthwise_conv_bn
+from .depthwise_conv import add_depthwise_conv_bn, depthwise_conv_bn
 from .ffn import ConvFFN
 from .patch_merging import PatchMerging
 
@@ -33,8 +33,8 @@ class StageDownsample(BaseModule):
         self.ffn_post = ConvFFN(out_channels, norm_cfg=norm_cfg, deploy=deploy)
 
     def forward(self, x: Tensor) -> Tensor:
-        x = x + self.dw_pre(x)
+        x = add_depthwise_conv_bn(x, self.dw_pre)
         x = x + self.ffn_pre(x)
         x = self.patch_merging(x)
-        x = x + self.dw_post(x)
+        x = add_depthwise_conv_bn(x, self.dw_post)
         return x + self.ffn_post(x)

@@ -56,4 +56,4 @@ class WTEMamba(BaseModule):
     def forward(self, x: Tensor) -> Tensor:
         x_tag = wavelet_conv(x, self.wt_filter, self.iwt_filter,
                              self.wavelet_conv.weight, self.wavelet_scale)
-        return self.base_scale * self.ss2d(x) + x_tag
+        return torch.addcmul(x_tag, self.base_scale, self.ss2d(x))

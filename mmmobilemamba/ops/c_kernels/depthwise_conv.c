@@ -8,7 +8,8 @@
  * element strides (sb, sh, sw) with channels contiguous, so a channel slice
  * of a channels-last map needs no copy; w is (C, kh, kw), bias (C) or
  * NULL; out is (B, OH, OW, C) contiguous.
- * act: 0 none, 1 ReLU, 2 SiLU.
+ * act: 0 none, 1 ReLU, 2 SiLU. With `residual` (stride 1, same size), x is
+ * added to the activated output.
  *
  * Work goes by output row and group of GROUP channels. A group's four
  * 8-channel vectors of an output pixel are accumulated over the taps in
@@ -30,6 +31,12 @@ static inline float activate1(float y, long activation) {
   return y;
 }
 
+/* The activated sum plus the residual r (NULL: none). */
+static inline v8sf finish8(v8sf acc, long activation, const float *r) {
+  v8sf y = activate8(acc, activation);
+  return r ? y + load8(r) : y;
+}
+
 /* Channels per group: four 8-float vectors accumulated side by side. */
 #define GROUP 32
 
@@ -39,7 +46,8 @@ static void conv_row(const float *x, const float *wt, const float *bias,
                      float *out, long b, long oh, long c0, long count,
                      long height, long width, long channels, long sb, long sh,
                      long sw, long kh, long kw, long stride, long ph, long pw,
-                     long out_h, long out_w, long activation) {
+                     long out_h, long out_w, long activation,
+                     long residual) {
   long vectors = count / 8;
   float bg[GROUP];
   for (long c = 0; c < count; ++c) bg[c] = bias ? bias[c0 + c] : 0.f;
@@ -54,6 +62,8 @@ static void conv_row(const float *x, const float *wt, const float *bias,
     /* x + base is the top-left tap, possibly outside the map */
     long base = b * sb + top * sh + left * sw + c0;
     float *yp = out + ((b * out_h + oh) * out_w + ow) * channels + c0;
+    /* with a residual, stride 1 and out size = in size */
+    const float *rp = residual ? x + b * sb + oh * sh + ow * sw + c0 : NULL;
     if (vectors == GROUP / 8) {
       v8sf acc0 = load8(bg), acc1 = load8(bg + 8);
       v8sf acc2 = load8(bg + 16), acc3 = load8(bg + 24);
@@ -66,10 +76,10 @@ static void conv_row(const float *x, const float *wt, const float *bias,
           acc2 += load8(wp + 16) * load8(xp + 16);
           acc3 += load8(wp + 24) * load8(xp + 24);
         }
-      store8(yp, activate8(acc0, activation));
-      store8(yp + 8, activate8(acc1, activation));
-      store8(yp + 16, activate8(acc2, activation));
-      store8(yp + 24, activate8(acc3, activation));
+      store8(yp, finish8(acc0, activation, rp));
+      store8(yp + 8, finish8(acc1, activation, rp ? rp + 8 : NULL));
+      store8(yp + 16, finish8(acc2, activation, rp ? rp + 16 : NULL));
+      store8(yp + 24, finish8(acc3, activation, rp ? rp + 24 : NULL));
       continue;
     }
     for (long v = 0; v < vectors; ++v) {
@@ -78,7 +88,7 @@ static void conv_row(const float *x, const float *wt, const float *bias,
         for (long j = j0; j < j1; ++j)
           acc += load8(wg + (i * kw + j) * channels + 8 * v) *
                  load8(x + base + i * sh + j * sw + 8 * v);
-      store8(yp + 8 * v, activate8(acc, activation));
+      store8(yp + 8 * v, finish8(acc, activation, rp ? rp + 8 * v : NULL));
     }
     for (long c = 8 * vectors; c < count; ++c) {
       float acc = bg[c];
@@ -86,7 +96,8 @@ static void conv_row(const float *x, const float *wt, const float *bias,
         for (long j = j0; j < j1; ++j)
           acc += wg[(i * kw + j) * channels + c] *
                  x[base + i * sh + j * sw + c];
-      yp[c] = activate1(acc, activation);
+      float y = activate1(acc, activation);
+      yp[c] = rp ? y + rp[c] : y;
     }
   }
 }
@@ -100,7 +111,7 @@ void mmm_depthwise_conv2d_f32(const float *x, const float *w,
                               long channels, long sb, long sh, long sw,
                               long kh, long kw, long stride, long ph, long pw,
                               long out_h, long out_w, long activation,
-                              long threads) {
+                              long residual, long threads) {
   for (long c = 0; c < channels; ++c)
     for (long t = 0; t < kh * kw; ++t) wt[t * channels + c] = w[c * kh * kw + t];
   long groups = (channels + GROUP - 1) / GROUP;
@@ -112,6 +123,6 @@ void mmm_depthwise_conv2d_f32(const float *x, const float *w,
         long count = channels - g * GROUP < GROUP ? channels - g * GROUP : GROUP;
         conv_row(x, wt, bias, out, b, oh, g * GROUP, count, height, width,
                  channels, sb, sh, sw, kh, kw, stride, ph, pw, out_h, out_w,
-                 activation);
+                 activation, residual);
       }
 }

@@ -26,12 +26,13 @@ def depthwise_conv2d_c(x: Tensor,
                        bias: Optional[Tensor] = None,
                        stride: Union[int, Tuple[int, int]] = 1,
                        padding: Union[int, Tuple[int, int]] = 0,
-                       activation: Optional[str] = None) -> Tensor:
+                       activation: Optional[str] = None,
+                       residual: bool = False) -> Tensor:
     """Channels-last, by output row and 32-channel group, the activation
-    applied on the way out. It needs no per-call set-up, which dominates
-    oneDNN's depthwise convs on MobileMamba's small maps, and reads a
-    channel slice of a channels-last map in place. Unequal strides,
-    autograd, traces and dtypes other than float32 take
+    and residual applied on the way out. It needs no per-call set-up,
+    which dominates oneDNN's depthwise convs on MobileMamba's small maps,
+    and reads a channel slice of a channels-last map in place. Unequal
+    strides, autograd, traces and dtypes other than float32 take
     :func:`~mmmobilemamba.ops.depthwise_conv.depthwise_conv2d_torch`.
     """
     stride_h, stride_w = _pair(stride)
@@ -41,11 +42,15 @@ def depthwise_conv2d_c(x: Tensor,
             != torch.float32) or stride_h != stride_w or (records_graph(
                 x, weight) or bias is not None and records_graph(bias)):
         return depthwise_conv2d_torch(x, weight, bias, stride, padding,
-                                      activation)
+                                      activation, residual)
     batch, channels, height, width = x.shape
     pad_h, pad_w = _pair(padding)
     out_h = (height + 2 * pad_h - kernel_h) // stride_h + 1
     out_w = (width + 2 * pad_w - kernel_w) // stride_w + 1
+    if residual and (out_h, out_w) != (height, width):
+        # The PyTorch path raises the error that names the fix.
+        return depthwise_conv2d_torch(x, weight, bias, stride, padding,
+                                      activation, residual)
     if x.stride(1) != 1:
         x = x.contiguous(memory_format=torch.channels_last)
     weight = weight.contiguous()
@@ -57,5 +62,5 @@ def depthwise_conv2d_c(x: Tensor,
         None if bias is None else bias.contiguous().data_ptr(),
         taps.data_ptr(), out.data_ptr(), batch, height, width, channels, sb,
         sh, sw, kernel_h, kernel_w, stride_h, pad_h, pad_w, out_h, out_w,
-        _ACTIVATIONS[activation], num_threads(out.numel()))
+        _ACTIVATIONS[activation], residual, num_threads(out.numel()))
     return out.permute(0, 3, 1, 2)

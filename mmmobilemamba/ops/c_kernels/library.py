@@ -133,7 +133,7 @@ def load_library() -> Optional[ctypes.CDLL]:
     wavelet.argtypes = [ctypes.c_void_p] * 4 + [ctypes.c_long] * 7
     depthwise = library.mmm_depthwise_conv2d_f32
     depthwise.restype = None
-    depthwise.argtypes = [ctypes.c_void_p] * 5 + [ctypes.c_long] * 16
+    depthwise.argtypes = [ctypes.c_void_p] * 5 + [ctypes.c_long] * 17
     norm = library.mmm_layer_norm_silu_gate_f32
     norm.restype = None
     norm.argtypes = [ctypes.c_void_p] * 5 + [ctypes.c_long] * 5 + [
