@@ -221,8 +221,13 @@ def run_ort(session, inputs: torch.Tensor) -> List[np.ndarray]:
     return session.run(None, {'input': inputs.numpy()})
 
 
-def run_torch(model: nn.Module, inputs: torch.Tensor) -> List[np.ndarray]:
-    with use_backend('torch'), torch.no_grad():
+def run_torch(model: nn.Module,
+              inputs: torch.Tensor,
+              backend: Optional[str] = 'torch') -> List[np.ndarray]:
+    """The model's outputs with the ops of ``backend`` (default: the
+    PyTorch ops, which the export traces; ``None``: the automatic choice).
+    """
+    with use_backend(backend), torch.no_grad():
         outs = model(inputs)
     outs = outs if isinstance(outs, (tuple, list)) else [outs]
     return [o.numpy() for o in outs]
@@ -258,11 +263,13 @@ def median_seconds(fn, warmup: int, repeat: int) -> float:
 def benchmark(model: nn.Module, session, shape: Tuple[int, int],
               batch_sizes: Sequence[int], warmup: int,
               repeat: int) -> List[dict]:
-    """Median latency of PyTorch and onnxruntime, same inputs, per batch."""
+    """Median latency of PyTorch (the ops' automatic backends, as a user
+    runs it) and onnxruntime, same inputs, per batch."""
     rows = []
     for batch in batch_sizes:
         inputs = torch.randn(batch, 3, *shape)
-        for runtime, fn in (('pytorch', lambda: run_torch(model, inputs)),
+        for runtime, fn in (('pytorch',
+                             lambda: run_torch(model, inputs, backend=None)),
                             ('onnxruntime', lambda: run_ort(session, inputs))):
             seconds = median_seconds(fn, warmup, repeat)
             rows.append(
