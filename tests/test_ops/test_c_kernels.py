@@ -1,6 +1,7 @@
 """Backend 'c': built on first use, equal to the PyTorch ops, split over
 threads without changing a bit of the result, and out of the way where it
 cannot be built."""
+import os
 import re
 
 import pytest
@@ -125,6 +126,33 @@ def test_kernels_share_pytorch_openmp_runtime():
             if re.search(r'/lib(gomp|iomp5|omp)[-.\w]*\.so', line)
         }
     assert mapped == {runtime}
+
+
+@needs_c
+@pytest.mark.skipif(
+    openmp_runtime() is None, reason='PyTorch loaded no OpenMP runtime')
+def test_a_compiler_without_openmp_builds_serial_kernels(
+        monkeypatch, tmp_path):
+    compiler = tmp_path / 'cc'
+    compiler.write_text(
+        '#!/bin/sh\n'
+        'for a in "$@"; do [ "$a" = -fopenmp ] && exit 1; done\n'
+        f'exec {os.environ.get("CC", "cc")} "$@"\n')
+    compiler.chmod(0o755)
+    monkeypatch.setenv('CC', str(compiler))
+    monkeypatch.setenv('MMMOBILEMAMBA_CACHE', str(tmp_path / 'cache'))
+    load_library.cache_clear()
+    try:
+        assert load_library() is not None
+        inputs = make_inputs(batch=1, channels=160, height=9, width=13)
+        with torch.no_grad():
+            torch.testing.assert_close(
+                bidi_selective_scan_c(**inputs),
+                bidi_selective_scan_torch(**inputs),
+                atol=1e-5,
+                rtol=1e-5)
+    finally:
+        load_library.cache_clear()
 
 
 @needs_c

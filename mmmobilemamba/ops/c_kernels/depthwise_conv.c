@@ -1,8 +1,8 @@
-/* Depthwise k x k convolution over channels-last maps with bias and an
- * optional activation, float32, inference only: the kernel of backend "c"
- * for mmmobilemamba.ops.depthwise_conv2d.
+/* Depthwise k x k convolution over channels-last maps with bias, an
+ * optional activation and an optional residual, float32, inference only:
+ * the kernel of backend "c" for mmmobilemamba.ops.depthwise_conv2d.
  *
- *   out[b, oh, ow, c] = act(bias[c] + sum_{i, j} w[i, j, c]
+ *   out[b, oh, ow, c] = act(bias[c] + sum_{i, j} w[c, i, j]
  *                           * x[b, oh * s + i - ph, ow * s + j - pw, c])
  * with zero padding (taps outside the map are skipped). x is addressed by
  * element strides (sb, sh, sw) with channels contiguous, so a channel slice

@@ -74,51 +74,54 @@ def cache_dir() -> str:
         osp.join(osp.expanduser('~'), '.cache', 'mmmobilemamba'))
 
 
-@lru_cache(maxsize=None)
-def load_library() -> Optional[ctypes.CDLL]:
-    """The compiled kernels (built once per source, compiler and flags),
-    or ``None`` if they cannot be built or loaded."""
+def _build_and_load(openmp: Optional[str]) -> ctypes.CDLL:
+    """Load the library built for ``openmp`` (see :func:`compile_command`),
+    building it first unless the cache holds it."""
     key = hashlib.sha256(platform.machine().encode())
     for path in SOURCES + HEADERS:
         with open(path, 'rb') as f:
             key.update(f.read())
-    openmp = openmp_runtime()
     key.update(' '.join(compile_command([], '', openmp)).encode())
     key = key.hexdigest()[:16]
     target = osp.join(cache_dir(), f'mmmobilemamba_c_kernels_{key}.so')
-    try:
-        if not osp.exists(target):
-            os.makedirs(cache_dir(), exist_ok=True)
-            # Build beside the target and rename: concurrent builds (e.g.
-            # several training processes) never load a half-written file.
-            fd, tmp = tempfile.mkstemp(suffix='.so', dir=cache_dir())
-            os.close(fd)
-            try:
-                try:
-                    subprocess.run(
-                        compile_command(SOURCES, tmp, openmp),
-                        check=True,
-                        capture_output=True,
-                        timeout=300)
-                except subprocess.CalledProcessError:
-                    if openmp is None:
-                        raise
-                    # No OpenMP support in this compiler: serial kernels.
-                    subprocess.run(
-                        compile_command(SOURCES, tmp),
-                        check=True,
-                        capture_output=True,
-                        timeout=300)
-                os.replace(tmp, target)
-            finally:
-                if osp.exists(tmp):
-                    os.remove(tmp)
-        library = ctypes.CDLL(target)
-    except (OSError, subprocess.SubprocessError) as err:
-        detail = getattr(err, 'stderr', None) or b''
+    if not osp.exists(target):
+        os.makedirs(cache_dir(), exist_ok=True)
+        # Build beside the target and rename: concurrent builds (e.g.
+        # several training processes) never load a half-written file.
+        fd, tmp = tempfile.mkstemp(suffix='.so', dir=cache_dir())
+        os.close(fd)
+        try:
+            subprocess.run(
+                compile_command(SOURCES, tmp, openmp),
+                check=True,
+                capture_output=True,
+                timeout=300)
+            os.replace(tmp, target)
+        finally:
+            if osp.exists(tmp):
+                os.remove(tmp)
+    return ctypes.CDLL(target)
+
+
+@lru_cache(maxsize=None)
+def load_library() -> Optional[ctypes.CDLL]:
+    """The compiled kernels (built once per source, compiler and flags),
+    or ``None`` if they cannot be built or loaded. They are parallel where
+    they build and load against PyTorch's OpenMP runtime (a compiler
+    without ``-fopenmp``, or one emitting calls that runtime lacks, as
+    Clang's do against GNU's), else serial."""
+    openmp = openmp_runtime()
+    for runtime in ([openmp, None] if openmp else [None]):
+        try:
+            library = _build_and_load(runtime)
+            break
+        except (OSError, subprocess.SubprocessError) as err:
+            error = err
+    else:
+        detail = getattr(error, 'stderr', None) or b''
         print_log(
             'mmmobilemamba: the C kernels of backend \'c\' could not be '
-            f'built or loaded ({type(err).__name__}: {err} '
+            f'built or loaded ({type(error).__name__}: {error} '
             f'{detail.decode(errors="replace")[-500:]}); CPU ops use the '
             'PyTorch implementation. Install a C compiler (e.g. gcc) or '
             'set $CC to use them',
