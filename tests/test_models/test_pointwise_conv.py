@@ -4,7 +4,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from mmmobilemamba.models.layers.pointwise_conv import (ONEDNN_MIN_ROWS,
+from mmmobilemamba.models.layers.pointwise_conv import (ONEDNN_MIN_MACS,
+                                                        ONEDNN_MIN_ROWS,
                                                         PointwiseConv2d)
 
 CHANNELS_LAST = torch.channels_last
@@ -29,22 +30,28 @@ def test_dense_matches_conv(bias, layout):
         assert out.is_contiguous(memory_format=CHANNELS_LAST)
 
 
-@pytest.mark.parametrize('rows', [ONEDNN_MIN_ROWS - 4, ONEDNN_MIN_ROWS])
-def test_large_channels_last_maps_go_to_onednn(rows, monkeypatch):
-    """From ONEDNN_MIN_ROWS rows on, a channels-last map takes oneDNN's 1x1
-    convolution (not the matmul); both give the conv's output, channels-last.
-    """
+@pytest.mark.parametrize('rows,channels,onednn',
+                         [(ONEDNN_MIN_ROWS - 4, 6, False),
+                          (ONEDNN_MIN_ROWS, 6, True), (512, 440, False),
+                          (512, 448, True)])
+def test_large_channels_last_maps_go_to_onednn(rows, channels, onednn,
+                                               monkeypatch):
+    """From ONEDNN_MIN_ROWS rows or ONEDNN_MIN_MACS multiply-adds on, a
+    channels-last map takes oneDNN's 1x1 convolution (not the matmul);
+    both give the conv's output, channels-last."""
+    assert (512 * 448 * 448 >= ONEDNN_MIN_MACS > 512 * 440 * 440)
     calls = []
     linear = F.linear
     monkeypatch.setattr(F, 'linear',
                         lambda *args: calls.append(1) or linear(*args))
     torch.manual_seed(0)
-    conv = PointwiseConv2d(6, 10, 1)
-    x = torch.randn(2, 6, rows // 4, 2).contiguous(memory_format=CHANNELS_LAST)
+    conv = PointwiseConv2d(channels, channels, 1)
+    x = torch.randn(2, channels, rows // 4,
+                    2).contiguous(memory_format=CHANNELS_LAST)
     with torch.no_grad():
         out = conv(x)
-    assert len(calls) == (rows < ONEDNN_MIN_ROWS)
-    torch.testing.assert_close(out, reference(conv, x), atol=1e-5, rtol=1e-5)
+    assert len(calls) == (not onednn)
+    torch.testing.assert_close(out, reference(conv, x), atol=1e-4, rtol=1e-4)
     assert out.is_contiguous(memory_format=CHANNELS_LAST)
 
 

@@ -4,10 +4,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-#: Rows (batch items x pixels) from which a channels-last CPU map goes to
-#: oneDNN's 1x1 convolution: below, its fixed cost per call loses to a
-#: matmul; above, its kernels are 10-20% faster than the matmul's.
+#: Rows (batch items x pixels) or multiply-adds from which a channels-last
+#: CPU map goes to oneDNN's 1x1 convolution: below, its fixed cost per call
+#: loses to a matmul; above, its kernels are 5-20% faster than the matmul's.
 ONEDNN_MIN_ROWS = 1024
+ONEDNN_MIN_MACS = 10**8
 
 
 class PointwiseConv2d(nn.Conv2d):
@@ -19,7 +20,8 @@ class PointwiseConv2d(nn.Conv2d):
     the channel dim, a view of the map's memory: oneDNN's 1x1 kernels are
     up to several times slower at MobileMamba's small (3x3 to 24x24) maps.
     A whole channels-last map of at least :data:`ONEDNN_MIN_ROWS` pixels
-    (over the batch) goes to oneDNN, which is faster there.
+    (over the batch), or a conv of at least :data:`ONEDNN_MIN_MACS`
+    multiply-adds, goes to oneDNN, which is faster there.
 
     Shape:
         (B, C_in, H, W) -> (B, C_out, H, W), in the input's memory format.
@@ -51,8 +53,10 @@ class PointwiseConv2d(nn.Conv2d):
                 return x * weight
             return torch.addcmul(self.bias.view(1, -1, 1, 1), x, weight)
         if x.device.type == 'cpu' and x.dim() == 4 and x.stride(1) == 1:
-            if x.numel() >= ONEDNN_MIN_ROWS * x.shape[1] and \
-                    x.is_contiguous(memory_format=torch.channels_last):
+            rows = x.numel() // x.shape[1]
+            if (rows >= ONEDNN_MIN_ROWS or rows * self.weight.numel()
+                    >= ONEDNN_MIN_MACS) and x.is_contiguous(
+                        memory_format=torch.channels_last):
                 return super().forward(x)
             out = F.linear(
                 x.permute(0, 2, 3, 1), self.weight.flatten(1), self.bias)
