@@ -1,5 +1,6 @@
-"""Shared pytest fixtures: the official-equivalence fixture folder and the
-built-in toy datasets (each generated once per test session)."""
+"""Shared pytest fixtures: the official-equivalence fixture folder, the
+built-in toy datasets (each generated once per test session) and a runner
+over intra-op thread counts."""
 import importlib.util
 import os
 import os.path as osp
@@ -10,6 +11,26 @@ import torch
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 FIXTURES = os.environ.get('MMMOBILEMAMBA_FIXTURES',
                           osp.join(REPO, '..', 'shared', 'fixtures'))
+
+
+@pytest.fixture
+def outputs_per_thread_count():
+    """``run(fn)``: ``fn()`` under ``torch.no_grad()`` with 1, 2 and 3
+    intra-op threads, as a list; the thread count is restored."""
+
+    def run(fn):
+        threads = torch.get_num_threads()
+        outputs = []
+        try:
+            for n in (1, 2, 3):
+                torch.set_num_threads(n)
+                with torch.no_grad():
+                    outputs.append(fn())
+        finally:
+            torch.set_num_threads(threads)
+        return outputs
+
+    return run
 
 
 @pytest.fixture(scope='session')

@@ -78,20 +78,12 @@ def test_chosen_on_cpu(monkeypatch):
 
 @needs_c
 @pytest.mark.parametrize('batch', [1, 3])
-def test_threads_do_not_change_the_result(batch):
+def test_threads_do_not_change_the_result(batch, outputs_per_thread_count):
     """Batch items (batch >= threads) or channel ranges (batch < threads)
     on 1 to 3 threads give bit-identical outputs."""
     inputs = make_inputs(batch=batch, channels=160, height=9, width=13)
     assert inputs['x'].numel() >= parallel.MIN_PARALLEL_SIZE
-    threads = torch.get_num_threads()
-    outputs = []
-    try:
-        for n in (1, 2, 3):
-            torch.set_num_threads(n)
-            with torch.no_grad(), use_backend('c', 'bidi_selective_scan'):
-                outputs.append(bidi_selective_scan(**inputs))
-    finally:
-        torch.set_num_threads(threads)
+    outputs = outputs_per_thread_count(lambda: bidi_selective_scan_c(**inputs))
     for out in outputs[1:]:
         assert torch.equal(out, outputs[0])
     with torch.no_grad(), use_backend('torch', 'bidi_selective_scan'):
@@ -212,17 +204,10 @@ def test_wavelet_conv_other_banks_and_gradients_use_pytorch():
 
 @needs_c
 @pytest.mark.parametrize('batch', [1, 3])
-def test_wavelet_conv_threads_do_not_change_the_result(batch):
+def test_wavelet_conv_threads_do_not_change_the_result(
+        batch, outputs_per_thread_count):
     inputs = wavelet_inputs(batch, 160, 11, 12, 5)
     assert inputs[0].numel() >= parallel.MIN_PARALLEL_SIZE
-    threads = torch.get_num_threads()
-    outputs = []
-    try:
-        for n in (1, 2, 3):
-            torch.set_num_threads(n)
-            with torch.no_grad():
-                outputs.append(wavelet_conv_c(*inputs))
-    finally:
-        torch.set_num_threads(threads)
+    outputs = outputs_per_thread_count(lambda: wavelet_conv_c(*inputs))
     for out in outputs[1:]:
         assert torch.equal(out, outputs[0])

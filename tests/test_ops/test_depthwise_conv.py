@@ -106,18 +106,11 @@ def test_residual_needs_the_input_shape(backend):
 
 @needs_c
 @pytest.mark.parametrize('batch', [1, 3])
-def test_threads_do_not_change_the_result(batch):
+def test_threads_do_not_change_the_result(batch, outputs_per_thread_count):
     x, weight, bias = conv_inputs(batch, 100, (13, 11), 3)
     assert x.numel() >= parallel.MIN_PARALLEL_SIZE
-    threads = torch.get_num_threads()
-    outputs = []
-    try:
-        for n in (1, 2, 3):
-            torch.set_num_threads(n)
-            with torch.no_grad():
-                outputs.append(depthwise_conv2d_c(x, weight, bias, 1, 1))
-    finally:
-        torch.set_num_threads(threads)
+    outputs = outputs_per_thread_count(
+        lambda: depthwise_conv2d_c(x, weight, bias, 1, 1))
     for out in outputs[1:]:
         assert torch.equal(out, outputs[0])
 

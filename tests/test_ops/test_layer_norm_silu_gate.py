@@ -61,19 +61,10 @@ def test_c_kernel_matches(channels, channels_last, contiguous_gate):
 
 
 @needs_c
-def test_threads_do_not_change_the_result():
+def test_threads_do_not_change_the_result(outputs_per_thread_count):
     x, gate, norm = gate_inputs(2, 96, 12, 11)
-    threads = torch.get_num_threads()
-    outputs = []
-    try:
-        for n in (1, 2, 3):
-            torch.set_num_threads(n)
-            with torch.no_grad():
-                outputs.append(
-                    layer_norm_silu_gate_c(x, gate, norm.weight, norm.bias,
-                                           norm.eps))
-    finally:
-        torch.set_num_threads(threads)
+    outputs = outputs_per_thread_count(lambda: layer_norm_silu_gate_c(
+        x, gate, norm.weight, norm.bias, norm.eps))
     for out in outputs[1:]:
         assert torch.equal(out, outputs[0])
 
