@@ -194,6 +194,28 @@ def test_switch_to_deploy_matches_and_loads_into_deploy_model():
             torch.testing.assert_close(d, f, atol=0, rtol=0)
 
 
+def test_deploy_form_applies_relus_in_the_conv_kernels():
+    """BN fusion also moves the ReLUs after the stem's first conv, MRFFI's
+    local conv and PatchMerging's strided conv into those convs; the deploy
+    constructor builds the same."""
+    model = MobileMamba('t2').eval()
+    x = torch.randn(1, 3, 96, 96)
+    with torch.no_grad():
+        expected = model(x)
+        model.switch_to_deploy()
+        outputs = model(x)
+    built = MobileMamba('t2', deploy=True)
+    for form in (model, built):
+        folded = [
+            name for name, m in form.named_modules()
+            if getattr(m, 'activation', None) == 'relu'
+        ]
+        assert {n.split('.')[-2] for n in folded} == {'0', 'conv2'}
+        assert len(folded) == 1 + 5 + 2  # stem, 5 blocks, 2 downsamples
+    for out, ref in zip(outputs, expected):
+        torch.testing.assert_close(out, ref, atol=1e-4, rtol=1e-4)
+
+
 def test_init_weights_zero_inits_residual_branches():
     model = MobileMamba(TINY)
     model.init_weights()

@@ -11,7 +11,8 @@ from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmmobilemamba.registry import MODELS
-from ..layers import MobileMambaBlock, StageDownsample
+from ..layers import (MobileMambaBlock, StageDownsample, StemConv2d,
+                      fold_activations)
 from ..utils import IncompatibleCheckpointError, check_state_dict
 
 # What torch.load raises for a truncated, corrupt or code-carrying file.
@@ -209,6 +210,7 @@ class MobileMamba(BaseModule):
                 3,
                 stride=2,
                 padding=1,
+                conv_cfg=dict(type=StemConv2d) if i == 0 else None,
                 norm_cfg=conv_norm,
                 act_cfg=dict(type='ReLU') if i < 3 else None,
                 bias=deploy) for i in range(4)
@@ -232,6 +234,8 @@ class MobileMamba(BaseModule):
                     with_cp=with_cp,
                     deploy=deploy))
         self.out_channels = [embed_dims[0]] + list(embed_dims)
+        if deploy:
+            fold_activations(self)
         self._freeze_stages()
 
     @classmethod
@@ -307,10 +311,8 @@ class MobileMamba(BaseModule):
 
     def forward(self, x: Tensor) -> tuple:
         self._check_input(x)
-        if x.device.type == 'cpu':
-            # oneDNN's convolutions run several times faster channels-last;
-            # every layer keeps that layout.
-            x = x.contiguous(memory_format=torch.channels_last)
+        # On the CPU the first conv writes a channels-last map (oneDNN's
+        # convolutions run several times faster so); every layer keeps it.
         levels = [self.patch_embed(x)]
         for stage in self.stages[:max(self.out_indices)]:
             levels.append(stage(levels[-1]))
@@ -377,7 +379,8 @@ class MobileMamba(BaseModule):
                 'mobilemamba_to_mmpretrain.py)') from err
 
     def switch_to_deploy(self) -> None:
-        """Fuse every BatchNorm into its convolution, in place."""
+        """Fuse every BatchNorm into its convolution, and the ReLUs that
+        can follow into their convolutions' kernels, in place."""
         if self.deploy:
             return
         fuse_conv_bn(self)
@@ -385,6 +388,7 @@ class MobileMamba(BaseModule):
             if isinstance(module, ConvModule) and module.with_norm:
                 module.with_norm = False
                 delattr(module, module.norm_name)
+        fold_activations(self)
         self.deploy = True
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict,

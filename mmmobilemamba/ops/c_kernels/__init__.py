@@ -9,9 +9,9 @@ backend is registered as unavailable, so the automatic choice stays on
 error.
 """
 from . import (bidi_selective_scan, depthwise_conv, layer_norm_silu_gate,
-               wavelet_conv)
+               stem_conv, wavelet_conv)
 
 __all__ = [
     'bidi_selective_scan', 'depthwise_conv', 'layer_norm_silu_gate',
-    'wavelet_conv'
+    'stem_conv', 'wavelet_conv'
 ]

@@ -19,18 +19,6 @@
  */
 #include "polynomial_math.h"
 
-static inline v8sf activate8(v8sf y, long activation) {
-  if (activation == 1) return select8(y > splat8(0.f), y, splat8(0.f));
-  if (activation == 2) return silu8(y);
-  return y;
-}
-
-static inline float activate1(float y, long activation) {
-  if (activation == 1) return y > 0.f ? y : 0.f;
-  if (activation == 2) return silu(y);
-  return y;
-}
-
 /* The activated sum plus the residual r (NULL: none). */
 static inline v8sf finish8(v8sf acc, long activation, const float *r) {
   v8sf y = activate8(acc, activation);

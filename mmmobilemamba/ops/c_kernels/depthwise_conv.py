@@ -8,11 +8,8 @@ from torch.nn.modules.utils import _pair
 
 from ..backends import records_graph, register_op
 from ..depthwise_conv import depthwise_conv2d_torch
-from .library import PRIORITY, available, load_library
+from .library import ACTIVATION_CODES, PRIORITY, available, load_library
 from .parallel import num_threads
-
-#: Activation codes of the C kernel.
-_ACTIVATIONS = {None: 0, 'relu': 1, 'silu': 2}
 
 
 @register_op(
@@ -62,5 +59,5 @@ def depthwise_conv2d_c(x: Tensor,
         None if bias is None else bias.contiguous().data_ptr(),
         taps.data_ptr(), out.data_ptr(), batch, height, width, channels, sb,
         sh, sw, kernel_h, kernel_w, stride_h, pad_h, pad_w, out_h, out_w,
-        _ACTIVATIONS[activation], residual, num_threads(out.numel()))
+        ACTIVATION_CODES[activation], residual, num_threads(out.numel()))
     return out.permute(0, 3, 1, 2)

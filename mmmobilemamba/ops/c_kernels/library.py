@@ -17,11 +17,13 @@ from mmengine.logging import print_log
 
 #: Above ``torch`` (0): chosen automatically on CPU where the kernels build.
 PRIORITY = 5
+#: The conv kernels' activation codes.
+ACTIVATION_CODES = {None: 0, 'relu': 1, 'silu': 2}
 
 SOURCES = [
     osp.join(osp.dirname(osp.abspath(__file__)), name)
     for name in ('bidi_selective_scan.c', 'depthwise_conv.c',
-                 'layer_norm_silu_gate.c', 'wavelet_conv.c')
+                 'layer_norm_silu_gate.c', 'stem_conv.c', 'wavelet_conv.c')
 ]
 #: Included by the sources; part of the cache key.
 HEADERS = [osp.join(osp.dirname(osp.abspath(__file__)), 'polynomial_math.h')]
@@ -137,6 +139,9 @@ def load_library() -> Optional[ctypes.CDLL]:
     depthwise = library.mmm_depthwise_conv2d_f32
     depthwise.restype = None
     depthwise.argtypes = [ctypes.c_void_p] * 5 + [ctypes.c_long] * 17
+    stem = library.mmm_stem_conv2d_f32
+    stem.restype = None
+    stem.argtypes = [ctypes.c_void_p] * 5 + [ctypes.c_long] * 18
     norm = library.mmm_layer_norm_silu_gate_f32
     norm.restype = None
     norm.argtypes = [ctypes.c_void_p] * 5 + [ctypes.c_long] * 5 + [

@@ -100,4 +100,17 @@ static inline v8sf silu8(v8sf y) {
   return y * (select8(negative, e, splat8(1.f)) / (1.f + e));
 }
 
+/* Activation codes of the conv kernels: 0 none, 1 ReLU, 2 SiLU. */
+static inline v8sf activate8(v8sf y, long activation) {
+  if (activation == 1) return select8(y > splat8(0.f), y, splat8(0.f));
+  if (activation == 2) return silu8(y);
+  return y;
+}
+
+static inline float activate1(float y, long activation) {
+  if (activation == 1) return y > 0.f ? y : 0.f;
+  if (activation == 2) return silu(y);
+  return y;
+}
+
 #endif
