@@ -28,6 +28,17 @@ SOURCES = [
 #: Included by the sources; part of the cache key.
 HEADERS = [osp.join(osp.dirname(osp.abspath(__file__)), 'polynomial_math.h')]
 
+_POINTER, _LONG = ctypes.c_void_p, ctypes.c_long
+#: Every kernel's arguments: data pointers, then sizes (and eps).
+_ARGTYPES = {
+    'mmm_bidi_selective_scan_f32': [_POINTER] * 7 + [_LONG] * 6,
+    'mmm_haar_wavelet_conv_f32': [_POINTER] * 4 + [_LONG] * 7,
+    'mmm_depthwise_conv2d_f32': [_POINTER] * 5 + [_LONG] * 17,
+    'mmm_stem_conv2d_f32': [_POINTER] * 5 + [_LONG] * 18,
+    'mmm_layer_norm_silu_gate_f32':
+    [_POINTER] * 5 + [_LONG] * 5 + [ctypes.c_float, _LONG],
+}
+
 
 def openmp_runtime() -> Optional[str]:
     """Path of the OpenMP runtime that PyTorch loaded (GNU, Intel or LLVM),
@@ -130,23 +141,10 @@ def load_library() -> Optional[ctypes.CDLL]:
             logger='current',
             level=logging.WARNING)
         return None
-    scan = library.mmm_bidi_selective_scan_f32
-    scan.restype = None
-    scan.argtypes = [ctypes.c_void_p] * 7 + [ctypes.c_long] * 6
-    wavelet = library.mmm_haar_wavelet_conv_f32
-    wavelet.restype = None
-    wavelet.argtypes = [ctypes.c_void_p] * 4 + [ctypes.c_long] * 7
-    depthwise = library.mmm_depthwise_conv2d_f32
-    depthwise.restype = None
-    depthwise.argtypes = [ctypes.c_void_p] * 5 + [ctypes.c_long] * 17
-    stem = library.mmm_stem_conv2d_f32
-    stem.restype = None
-    stem.argtypes = [ctypes.c_void_p] * 5 + [ctypes.c_long] * 18
-    norm = library.mmm_layer_norm_silu_gate_f32
-    norm.restype = None
-    norm.argtypes = [ctypes.c_void_p] * 5 + [ctypes.c_long] * 5 + [
-        ctypes.c_float, ctypes.c_long
-    ]
+    for name, argtypes in _ARGTYPES.items():
+        kernel = getattr(library, name)
+        kernel.restype = None
+        kernel.argtypes = argtypes
     return library
 
 
