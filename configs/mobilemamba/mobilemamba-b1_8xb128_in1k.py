@@ -2,7 +2,6 @@ _base_ = [
     '../_base_/models/mobilemamba.py',
     '../_base_/datasets/imagenet_bs128_mobilemamba.py',
     '../_base_/schedules/imagenet_bs1024_adamw_mobilemamba.py',
-    'mmpretrain::_base_/default_runtime.py',
 ]
 
 # MobileMamba-B1, trained and evaluated at 256x256.

@@ -61,6 +61,7 @@ train_pipelines = {f'res{size}': _train_pipeline(size) for size in _sizes}
 test_pipelines = {f'res{size}': _test_pipeline(size) for size in _sizes}
 del _sizes
 
-train_dataloader = dict(batch_size=128, num_workers=8)
+# The official loader drops the last incomplete batch.
+train_dataloader = dict(batch_size=128, num_workers=8, drop_last=True)
 val_dataloader = dict(batch_size=128, num_workers=8)
 test_dataloader = val_dataloader

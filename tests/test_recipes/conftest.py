@@ -1,0 +1,15 @@
+"""Helpers shared by the recipe-fidelity tests."""
+import glob
+import os.path as osp
+
+from mmengine.config import Config
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+#: The 12 ImageNet training configs (plain and distilled, no deploy/toy).
+IMAGENET_CONFIGS = sorted(
+    osp.relpath(p, REPO)
+    for p in glob.glob(osp.join(REPO, 'configs', 'mobilemamba', '*.py')))
+
+
+def load(path):
+    return Config.fromfile(osp.join(REPO, path))
