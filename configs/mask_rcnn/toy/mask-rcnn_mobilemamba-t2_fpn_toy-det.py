@@ -35,8 +35,9 @@ model = dict(
     test_cfg=dict(
         rpn=dict(nms_pre=300, max_per_img=100), rcnn=dict(max_per_img=20)))
 
-# dataset settings
-dataset_type = 'CocoDataset'
+# dataset settings: CocoDataset that names a bad file and warns about bad
+# boxes (mmmobilemamba/datasets/checked/coco.py)
+dataset_type = 'mmmobilemamba.CheckedCocoDataset'
 data_root = 'data/toy_det'
 metainfo = dict(
     classes=('disc', 'square', 'triangle', 'star'),

@@ -23,8 +23,9 @@ model = dict(
         feat_channels=64),
     test_cfg=dict(nms_pre=300, max_per_img=20))
 
-# dataset settings
-dataset_type = 'CocoDataset'
+# dataset settings: CocoDataset that names a bad file and warns about bad
+# boxes (mmmobilemamba/datasets/checked/coco.py)
+dataset_type = 'mmmobilemamba.CheckedCocoDataset'
 data_root = 'data/toy_det'
 metainfo = dict(
     classes=('disc', 'square', 'triangle', 'star'),

@@ -33,8 +33,9 @@ model = dict(
 
 # dataset settings: the ADE20K layout, suffixes and label convention (0 is
 # ignored, classes from 1). ADE20KDataset itself only takes a subset of the
-# 150 ADE20K classes (and then remaps their ids), hence its base class here.
-dataset_type = 'BaseSegDataset'
+# 150 ADE20K classes (and then remaps their ids), hence its base class here,
+# in the variant that names a bad file (mmmobilemamba/datasets/checked).
+dataset_type = 'mmmobilemamba.CheckedBaseSegDataset'
 data_root = 'data/toy_seg'
 metainfo = dict(
     classes=('sky', 'ground', 'stripes', 'checker', 'blob'),
