@@ -1,4 +1,6 @@
-"""Datasets. Nothing here needs a toolbox, only numpy and Pillow."""
+"""Datasets. The toy data generators here need no toolbox, only numpy and
+Pillow; ``checked`` holds mmdet/mmseg datasets and loaders that name the
+files they cannot use."""
 import importlib
 
 # Public name -> the module that defines it.

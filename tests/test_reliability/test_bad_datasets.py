@@ -22,7 +22,7 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.logging import MMLogger
-from mmengine.registry import DefaultScope, init_default_scope
+from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
 from mmmobilemamba.datasets import make_toy_detection, make_toy_segmentation
@@ -69,28 +69,27 @@ def dataloader(config, data_root, key='train_dataloader', **dataset):
     loader = cfg[key]
     loader.dataset.update(data_root=data_root, **dataset)
     with DefaultScope.overwrite_default_scope(cfg.default_scope):
-        init_default_scope(cfg.default_scope)
         return Runner.build_dataloader(loader)
 
 
 def users_coco_loader(data_root):
     """A user's own config: mmdet's pipeline, only the dataset type set."""
-    init_default_scope('mmdet')
-    return Runner.build_dataloader(
-        dict(
-            batch_size=1,
-            sampler=dict(type='DefaultSampler', shuffle=False),
-            dataset=dict(
-                type='mmmobilemamba.CheckedCocoDataset',
-                data_root=data_root,
-                ann_file=TRAIN_ANN,
-                data_prefix=dict(img='train/'),
-                metainfo=dict(classes=('disc', 'square', 'triangle', 'star')),
-                pipeline=[
-                    dict(type='LoadImageFromFile'),
-                    dict(type='LoadAnnotations', with_bbox=True),
-                    dict(type='PackDetInputs'),
-                ])))
+    loader = dict(
+        batch_size=1,
+        sampler=dict(type='DefaultSampler', shuffle=False),
+        dataset=dict(
+            type='mmmobilemamba.CheckedCocoDataset',
+            data_root=data_root,
+            ann_file=TRAIN_ANN,
+            data_prefix=dict(img='train/'),
+            metainfo=dict(classes=('disc', 'square', 'triangle', 'star')),
+            pipeline=[
+                dict(type='LoadImageFromFile'),
+                dict(type='LoadAnnotations', with_bbox=True),
+                dict(type='PackDetInputs'),
+            ]))
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        return Runner.build_dataloader(loader)
 
 
 def empty(path):
