@@ -1,5 +1,6 @@
 """Helpers shared by the recipe-fidelity tests."""
 import glob
+import importlib.util
 import os.path as osp
 
 from mmengine.config import Config
@@ -13,3 +14,12 @@ IMAGENET_CONFIGS = sorted(
 
 def load(path):
     return Config.fromfile(osp.join(REPO, path))
+
+
+def official_module(name):
+    """A module of ``tests/data/official`` (not a package)."""
+    path = osp.join(REPO, 'tests', 'data', 'official', f'{name}.py')
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

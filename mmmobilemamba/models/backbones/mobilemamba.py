@@ -11,7 +11,7 @@ from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmmobilemamba.registry import MODELS
-from ..layers import (MobileMambaBlock, StageDownsample, StemConv2d,
+from ..layers import (SS2D, MobileMambaBlock, StageDownsample, StemConv2d,
                       fold_activations)
 from ..utils import IncompatibleCheckpointError, check_state_dict
 
@@ -346,12 +346,25 @@ class MobileMamba(BaseModule):
             self._init_from_pretrained()
             return
         super().init_weights()
+        if self.init_cfg is None:
+            self._init_as_official()
         # The block layout is EfficientViT's, whose Conv2d_BN zero-inits the
         # BN gain that closes a block's depthwise, FFN and mixer branches and
         # every FFN branch, so those residual branches start at zero.
         for name, module in self.named_modules():
             if name.endswith(('dw0.bn', 'dw1.bn', 'pw2.bn', 'mrffi.proj.bn')):
                 nn.init.zeros_(module.weight)
+
+    def _init_as_official(self) -> None:
+        """From-scratch initialisation of the official code: every conv
+        keeps PyTorch's default (kaiming-uniform, a=sqrt(5); ConvModule's
+        kaiming-normal fan-out gives depthwise convs 7x smaller weights) and
+        SS2D its ``initialize='v2'`` values."""
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                module.reset_parameters()
+            elif isinstance(module, SS2D):
+                module.reset_ssm_parameters()
 
     def _init_from_pretrained(self) -> None:
         """``init_cfg=dict(type='Pretrained', ...)``: all or nothing (a failed

@@ -43,16 +43,12 @@ class SS2D(BaseModule):
                  dt_rank='auto',
                  norm_cfg: dict = dict(type='BN'),
                  deploy: bool = False,
-                 dt_min: float = 0.001,
-                 dt_max: float = 0.1,
-                 dt_init_floor: float = 1e-4,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         inner = int(ssm_ratio * channels)
         rank = math.ceil(channels / 16) if dt_rank == 'auto' else dt_rank
         k, n = self.directions, self.d_state
         self.inner_channels, self.dt_rank = inner, rank
-        self.dt_init_range = (dt_min, dt_max, dt_init_floor)
 
         self.x_proj_weight = nn.Parameter(torch.empty(k, rank + 2 * n, inner))
         self.Ds = nn.Parameter(torch.empty(k * inner))
@@ -89,21 +85,16 @@ class SS2D(BaseModule):
 
     @torch.no_grad()
     def reset_ssm_parameters(self) -> None:
-        """Mamba's initialisation: ``A = -1``, ``D = 1``, projections uniform
-        in +-1/sqrt(fan_in), ``softplus(dt_bias)`` log-uniform in
-        [dt_min, dt_max]."""
-        dt_min, dt_max, floor = self.dt_init_range
-        nn.init.uniform_(self.x_proj_weight, -self.inner_channels**-0.5,
-                         self.inner_channels**-0.5)
-        nn.init.uniform_(self.dt_projs_weight, -self.dt_rank**-0.5,
-                         self.dt_rank**-0.5)
-        dt = torch.exp(
-            torch.rand_like(self.dt_projs_bias) *
-            (math.log(dt_max) - math.log(dt_min)) +
-            math.log(dt_min)).clamp(min=floor)
-        self.dt_projs_bias.copy_(dt + torch.log(-torch.expm1(-dt)))
-        A = torch.arange(1, self.d_state + 1, dtype=torch.float32)
-        self.A_logs.copy_(torch.log(A).expand_as(self.A_logs))
+        """The official MobileMamba initialisation (VMamba's
+        ``initialize='v2'``): ``A_logs = 0`` (``A = -1``), ``D = 1``, step
+        projection weights and biases ``0.1 * U(0, 1)``, and ``x_proj`` as
+        PyTorch initialises the ``nn.Linear`` it is stacked from (uniform in
+        +-1/sqrt(inner))."""
+        bound = self.inner_channels**-0.5
+        nn.init.uniform_(self.x_proj_weight, -bound, bound)
+        nn.init.uniform_(self.dt_projs_weight, 0., 0.1)
+        nn.init.uniform_(self.dt_projs_bias, 0., 0.1)
+        self.A_logs.zero_()
         self.Ds.fill_(1.0)
 
     def forward(self, x: Tensor) -> Tensor:
