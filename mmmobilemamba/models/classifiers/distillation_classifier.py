@@ -3,12 +3,12 @@ from typing import List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
-from mmengine.runner import load_checkpoint
 from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
 from mmpretrain.structures import DataSample
 from torch import Tensor
 
 from mmmobilemamba.registry import MODELS
+from ..utils import OFFICIAL_TEACHER, load_teacher_checkpoint
 from .mobilemamba_classifier import MobileMambaClassifier
 
 
@@ -20,7 +20,9 @@ class DistillationClassifier(MobileMambaClassifier):
 
     The teacher sees the student's batch de-normalised with the student's
     data preprocessor, re-normalised with ``teacher_mean``/``teacher_std``
-    (0-255 scale) and resized (bicubic) to ``teacher_size``. It is not a
+    (0-255 scale) and resized to ``teacher_size`` as the official
+    ``CLSKDLoss`` does (torchvision's tensor ``resize``, bicubic, no
+    antialiasing). It is not a
     submodule: it follows the model's device and dtype, but stays out of
     ``parameters()``, the state dict and checkpoints (which hold the student
     only), and is always in eval mode.
@@ -30,8 +32,11 @@ class DistillationClassifier(MobileMambaClassifier):
             ``forward(x, mode='tensor')`` returns logits over the student's
             classes, e.g. ``dict(type='TimmClassifier',
             model_name='tresnet_v2_l')``.
-        teacher_ckpt (str, optional): Teacher weights, loaded (with
-            ``weights_only``) by :meth:`init_weights`.
+        teacher_ckpt (str): Teacher weights, loaded strictly (with
+            ``weights_only``) by :meth:`init_weights`, i.e. when training
+            starts; training without them is refused. An official TResNet
+            checkpoint (InplaceABN layout) is converted on the fly. Not
+            needed to build the model for inference or testing.
         distill_loss (dict): The KD loss. Defaults to
             ``dict(type='mmmobilemamba.SoftDistillationLoss')``.
         teacher_size (int, optional): Teacher input size; None keeps the
@@ -68,15 +73,15 @@ class DistillationClassifier(MobileMambaClassifier):
             persistent=False)
 
     def init_weights(self) -> None:
-        super().init_weights()
         if self.teacher_ckpt is None:
-            self.teacher.init_weights()
-        else:
-            load_checkpoint(
-                self.teacher,
-                self.teacher_ckpt,
-                map_location='cpu',
-                strict=True)
+            raise ValueError(
+                'DistillationClassifier needs the teacher weights to train: '
+                'set model.teacher_ckpt (e.g. --cfg-options '
+                'model.teacher_ckpt=PATH) to a checkpoint of the teacher; '
+                f'the official recipe distils from {OFFICIAL_TEACHER}. '
+                'A randomly initialised teacher would teach nothing.')
+        load_teacher_checkpoint(self.teacher, self.teacher_ckpt)
+        super().init_weights()
 
     def _apply(self, fn, *args, **kwargs):
         self.teacher._apply(fn, *args, **kwargs)
@@ -95,7 +100,7 @@ class DistillationClassifier(MobileMambaClassifier):
                 size=(self.teacher_size, self.teacher_size),
                 mode='bicubic',
                 align_corners=False,
-                antialias=True)
+                antialias=False)
         return self.teacher(images, mode='tensor')
 
     def loss(self, inputs: Tensor, data_samples: List[DataSample]) -> dict:

@@ -2,9 +2,12 @@ from .official_checkpoint import (convert_backbone_key,
                                   convert_official_state_dict,
                                   load_official_checkpoint, unwrap_state_dict)
 from .state_dict_check import IncompatibleCheckpointError, check_state_dict
+from .teacher_checkpoint import (OFFICIAL_TEACHER, convert_teacher_state_dict,
+                                 load_teacher_checkpoint)
 
 __all__ = [
-    'IncompatibleCheckpointError', 'check_state_dict', 'convert_backbone_key',
-    'convert_official_state_dict', 'load_official_checkpoint',
-    'unwrap_state_dict'
+    'IncompatibleCheckpointError', 'OFFICIAL_TEACHER', 'check_state_dict',
+    'convert_backbone_key', 'convert_official_state_dict',
+    'convert_teacher_state_dict', 'load_official_checkpoint',
+    'load_teacher_checkpoint', 'unwrap_state_dict'
 ]
