@@ -1,9 +1,9 @@
 """The MobileMamba block."""
-import torch.utils.checkpoint as cp
 from mmcv.cnn.bricks import DropPath
 from mmengine.model import BaseModule
 from torch import Tensor
 
+from .checkpoint import checkpoint
 from .depthwise_conv import add_depthwise_conv_bn, depthwise_conv_bn
 from .ffn import ConvFFN
 from .mrffi import MRFFI
@@ -25,7 +25,8 @@ class MobileMambaBlock(BaseModule):
         ssm_ratio (float): SS2D inner-width ratio.
         drop_path_rate (float): Stochastic depth rate of this block.
         norm_cfg (dict): Norm layer config.
-        with_cp (bool): Recompute the block in backward to save memory.
+        with_cp (bool): Recompute the block in backward to save memory
+            (training is unchanged: BN statistics are updated once).
         deploy (bool): Build the BN-fused form.
 
     Shape:
@@ -62,7 +63,7 @@ class MobileMambaBlock(BaseModule):
 
     def forward(self, x: Tensor) -> Tensor:
         if self.with_cp and x.requires_grad:
-            t = cp.checkpoint(self._branch, x, use_reentrant=False)
+            t = checkpoint(self, self._branch, x)
         else:
             t = self._branch(x)
         return x + self.drop_path(t)
