@@ -13,7 +13,16 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from mmmobilemamba.registry import MODELS
 from ..layers import (SS2D, MobileMambaBlock, StageDownsample, StemConv2d,
                       fold_activations)
+from ..layers.foldable_norm import is_foldable_norm
 from ..utils import IncompatibleCheckpointError, check_state_dict
+
+
+def _cpu_autocast_enabled() -> bool:
+    try:
+        return torch.is_autocast_enabled('cpu')
+    except TypeError:  # torch < 2.4
+        return torch.is_autocast_cpu_enabled()
+
 
 # What torch.load raises for a truncated, corrupt or code-carrying file.
 _UNREADABLE_CHECKPOINT_ERRORS = (pickle.UnpicklingError, RuntimeError,
@@ -99,8 +108,9 @@ class MobileMamba(BaseModule):
             negative values count from the end). Defaults to -1 (stage 3).
         frozen_stages (int): Freeze levels ``0..frozen_stages`` (parameters
             fixed, BN in eval mode); -1 freezes nothing. Defaults to -1.
-        drop_path_rate (float, optional): Maximum stochastic depth rate,
-            spread linearly over the blocks. Defaults to the arch's value.
+        drop_path_rate (float, optional): Maximum stochastic depth rate, in
+            [0, 1), spread linearly over the blocks. Defaults to the arch's
+            value.
         norm_cfg (dict): Norm layer config, e.g. ``dict(type='SyncBN')``.
             Defaults to ``dict(type='BN')``.
         norm_eval (bool): Keep BN layers in eval mode during training.
@@ -108,8 +118,8 @@ class MobileMamba(BaseModule):
         with_cp (bool): Use checkpointing in each block to save memory.
             Defaults to False.
         deploy (bool): Build the BN-fused (inference) form, which loads the
-            state dict written after :meth:`switch_to_deploy`. Defaults to
-            False.
+            state dict written after :meth:`switch_to_deploy`; norms other
+            than BN (GN, IN, ...) stay. Defaults to False.
         init_cfg (dict | list[dict], optional): Initialisation config, e.g.
             ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')``.
 
@@ -196,9 +206,11 @@ class MobileMamba(BaseModule):
         self.deploy = deploy
         if drop_path_rate is None:
             drop_path_rate = self.arch_settings['drop_path_rate']
-        self.drop_path_rate = drop_path_rate
+        self.drop_path_rate = self._check_drop_path_rate(drop_path_rate)
 
-        conv_norm = None if deploy else norm_cfg
+        # The deploy form has BN folded into the convs; other norms stay.
+        fold_norms = deploy and is_foldable_norm(norm_cfg)
+        conv_norm = None if fold_norms else norm_cfg
         stem_channels = [
             in_channels, embed_dims[0] // 8, embed_dims[0] // 4,
             embed_dims[0] // 2, embed_dims[0]
@@ -213,7 +225,7 @@ class MobileMamba(BaseModule):
                 conv_cfg=dict(type=StemConv2d) if i == 0 else None,
                 norm_cfg=conv_norm,
                 act_cfg=dict(type='ReLU') if i < 3 else None,
-                bias=deploy) for i in range(4)
+                bias=fold_norms) for i in range(4)
         ])
 
         rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
@@ -232,7 +244,7 @@ class MobileMamba(BaseModule):
                     downsample=i > 0,
                     norm_cfg=norm_cfg,
                     with_cp=with_cp,
-                    deploy=deploy))
+                    deploy=fold_norms))
         self.out_channels = [embed_dims[0]] + list(embed_dims)
         if deploy:
             fold_activations(self)
@@ -268,10 +280,23 @@ class MobileMamba(BaseModule):
                                  f'(3), got {arch[key]!r}')
         return dict(arch)
 
+    @staticmethod
+    def _check_drop_path_rate(rate) -> float:
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) \
+                or not 0 <= rate < 1:
+            raise ValueError(
+                'drop_path_rate (the stochastic depth rate of the last '
+                "block, given or the arch's) must be a number in [0, 1), "
+                f'got {rate!r}')
+        return rate
+
     def _parse_out_indices(self, out_indices) -> List[int]:
-        if isinstance(out_indices, int):
+        if isinstance(out_indices, int) and not isinstance(out_indices, bool):
             out_indices = [out_indices]
-        if not isinstance(out_indices, Sequence) or not out_indices:
+        if isinstance(out_indices, str) or \
+                not isinstance(out_indices, Sequence) or not out_indices or \
+                any(isinstance(i, bool) or not isinstance(i, int)
+                    for i in out_indices):
             raise TypeError('out_indices must be an int or a non-empty '
                             f'sequence of ints, got {out_indices!r}')
         parsed = []
@@ -281,6 +306,11 @@ class MobileMamba(BaseModule):
                     f'out_indices entry {index} is out of range: levels are '
                     '0 (stem, stride 16), 1 (stage 1, stride 16), 2 (stage 2, '
                     'stride 32), 3 (stage 3, stride 64), or -4..-1')
+            if index % self.num_levels in parsed:
+                raise ValueError(
+                    f'out_indices {tuple(out_indices)} lists level '
+                    f'{index % self.num_levels} twice (-1 is level 3, -4 '
+                    'level 0); list each level once')
             parsed.append(index % self.num_levels)
         return parsed
 
@@ -288,6 +318,7 @@ class MobileMamba(BaseModule):
         if x.dim() != 4:
             raise ValueError('MobileMamba expects a 4D (B, C, H, W) input, '
                              f'got shape {tuple(x.shape)}')
+        self._check_dtype(x)
         if torch.jit.is_tracing():
             # Sizes are tensors while tracing: the example input is checked
             # as constants (the trace records none of it), without warnings.
@@ -308,6 +339,28 @@ class MobileMamba(BaseModule):
                 f'total stride {stride} of the deepest requested level '
                 f'{max(self.out_indices)}; resize inputs to at least '
                 f'{stride}x{stride} or request shallower out_indices')
+
+    def _check_dtype(self, x: Tensor) -> None:
+        if not x.is_floating_point():
+            raise TypeError(
+                f'MobileMamba expects floating-point images, got {x.dtype}; '
+                'convert them to float and normalise them, e.g. '
+                '(x.float() - mean) / std as the data_preprocessor does')
+        if x.device.type != 'cpu' or _cpu_autocast_enabled():
+            return
+        weight = self.patch_embed[0].conv.weight
+        if weight.dtype in (torch.float16, torch.bfloat16):
+            raise TypeError(
+                f"MobileMamba's weights are {weight.dtype}, which the CPU "
+                'kernels do not run; keep the model float32 (model.float()) '
+                'and run in reduced precision under '
+                "torch.autocast('cpu', dtype=torch.bfloat16)")
+        if x.dtype != weight.dtype:
+            raise TypeError(
+                f"the input is {x.dtype} but MobileMamba's weights are "
+                f'{weight.dtype}; cast the input with x.to({weight.dtype}), '
+                "or run under torch.autocast('cpu', dtype=...) for reduced "
+                'precision')
 
     def forward(self, x: Tensor) -> tuple:
         self._check_input(x)
@@ -392,13 +445,16 @@ class MobileMamba(BaseModule):
                 'mobilemamba_to_mmpretrain.py)') from err
 
     def switch_to_deploy(self) -> None:
-        """Fuse every BatchNorm into its convolution, and the ReLUs that
-        can follow into their convolutions' kernels, in place."""
+        """Fuse every BatchNorm (SyncBN included) into its convolution,
+        and the ReLUs that can follow into their convolutions' kernels, in
+        place. Other norms (GN, IN, ...) cannot be fused and stay: outputs
+        are unchanged, and the layout is the one ``deploy=True`` builds."""
         if self.deploy:
             return
-        fuse_conv_bn(self)
+        fuse_conv_bn(self)  # leaves an nn.Identity where a BN was
         for module in self.modules():
-            if isinstance(module, ConvModule) and module.with_norm:
+            if isinstance(module, ConvModule) and module.with_norm \
+                    and isinstance(module.norm, nn.Identity):
                 module.with_norm = False
                 delattr(module, module.norm_name)
         fold_activations(self)
