@@ -1,14 +1,18 @@
 _base_ = './ssdlite_mobilemamba-b1_8xb24-600e_coco-320.py'
 
-# The same model trained and tested at 512x512: feature maps of 32 ... 1
-# pixels, so anchor strides 16 ... 512 and anchor sizes scaled by 512 / 320.
+# The same model trained and tested at 512x512, with the official anchors
+# (downstream/det/configs/ssd/ssdlite_mobilemamba_b1_8gpu_2lr_512_coco.py):
+# the anchor sizes and the last three strides of the 320 recipe, not
+# rescaled to 512 (the six maps of 32 ... 1 pixels are at strides 16, 32,
+# 64, 128, 256 and 512; the anchors are laid out on 16, 32, 64, 107, 160 and
+# 320).
 input_size = 512
 model = dict(
     bbox_head=dict(
         anchor_generator=dict(
-            strides=[16, 32, 64, 128, 256, 512],
-            min_sizes=[77, 160, 240, 323, 405, 486],
-            max_sizes=[160, 240, 323, 405, 486, 512])))
+            strides=[16, 32, 64, 107, 160, 320],
+            min_sizes=[48, 100, 150, 202, 253, 304],
+            max_sizes=[100, 150, 202, 253, 304, 320])))
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),

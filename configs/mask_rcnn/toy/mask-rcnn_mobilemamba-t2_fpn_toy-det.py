@@ -1,4 +1,4 @@
-_base_ = ['../mask-rcnn_mobilemamba-b1_fpn_1x_coco.py']
+_base_ = ['../mask-rcnn_mobilemamba-b1_fpn_4xb4-1x_coco.py']
 
 # Mask R-CNN with a MobileMamba-T2 backbone, from scratch, on the built-in
 # toy detection dataset (4 classes, COCO layout, images of 160 to 256
