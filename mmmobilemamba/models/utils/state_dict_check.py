@@ -1,6 +1,8 @@
 """All-or-nothing validation of a state dict before it is loaded."""
-from typing import Mapping
+import contextlib
+from typing import Iterator, List, Mapping, Optional
 
+import torch
 import torch.nn as nn
 
 
@@ -16,18 +18,99 @@ def _listing(title: str, items, limit: int = 20) -> str:
     return f'  {title} ({len(items)}):\n{shown}{more}'
 
 
+def _entry_problem(value, target: torch.Tensor) -> Optional[str]:
+    """Why ``value`` cannot be copied into ``target`` as it is, or None."""
+    if not isinstance(value, torch.Tensor):
+        return f'a {type(value).__name__}, not a torch.Tensor'
+    if value.is_meta:
+        return 'a meta tensor, which holds no values'
+    if value.layout != torch.strided or value.is_quantized or \
+            value.is_nested:
+        kind = 'quantized' if value.is_quantized else (
+            'nested' if value.is_nested else str(value.layout))
+        return f'a {kind} tensor, not a dense one'
+    if value.is_complex() and not target.is_complex():
+        return f'{value.dtype} for a real {target.dtype} entry'
+    if value.is_floating_point() or value.is_complex():
+        finite = torch.isfinite(value)
+        if not bool(finite.all()):
+            nan = int(torch.isnan(value).sum())
+            inf = int((~finite).sum()) - nan
+            return f'{nan} NaN and {inf} Inf values'
+    return None
+
+
+def _invalid_entries(module: nn.Module, state_dict: Mapping,
+                     prefix: str) -> List[str]:
+    expected = module.state_dict(prefix=prefix)
+    problems = []
+    for key, target in expected.items():
+        if key in state_dict:
+            problem = _entry_problem(state_dict[key], target)
+            if problem is not None:
+                problems.append(f'{key}: {problem}')
+    return problems
+
+
+def _invalid_entries_message(problems: List[str]) -> str:
+    return (_listing('entries that are not loadable tensors', problems) +
+            '\n  every entry must be a dense, finite, real torch.Tensor as '
+            'model.state_dict() saves it: NaN/Inf values come from a '
+            'diverged run or a damaged file (use an earlier checkpoint), '
+            'other entries from a file not saved by torch.save(model.'
+            'state_dict()) (save it again from the model)')
+
+
+def validate_state_dict_entries(module: nn.Module,
+                                state_dict: Mapping,
+                                prefix: str = '') -> None:
+    """Raise :class:`IncompatibleCheckpointError` unless every entry of
+    ``state_dict`` that ``module`` would load (its keys under ``prefix``) is
+    a dense strided :class:`torch.Tensor` with values: not a Python number or
+    list, not meta, sparse, quantized or nested, not complex for a real
+    entry, and without NaN or Inf.
+
+    Non-finite values are refused, not warned about: a model loaded with
+    them gives NaN outputs or, for an Inf ``running_var``, zero features.
+    Keys and shapes are left to :func:`check_state_dict` (or to the loader).
+    Called before any tensor is copied; the message lists every bad entry.
+    """
+    problems = _invalid_entries(module, state_dict, prefix)
+    if problems:
+        raise IncompatibleCheckpointError(
+            f'the checkpoint cannot be loaded into {type(module).__name__} '
+            f'(prefix {prefix!r}); nothing was loaded:\n' +
+            _invalid_entries_message(problems))
+
+
+@contextlib.contextmanager
+def restore_on_error(module: nn.Module) -> Iterator[None]:
+    """Put every parameter and buffer of ``module`` back as it was if the
+    block raises (for loads that check only as they copy)."""
+    before = {k: v.clone() for k, v in module.state_dict().items()}
+    try:
+        yield
+    except BaseException:
+        with torch.no_grad():
+            for key, value in module.state_dict().items():
+                if key in before:
+                    value.copy_(before[key])
+        raise
+
+
 def check_state_dict(module: nn.Module,
                      state_dict: Mapping,
                      prefix: str = '') -> None:
     """Raise :class:`IncompatibleCheckpointError` unless the entries of
     ``state_dict`` under ``prefix`` are exactly ``module``'s own entries with
-    the same shapes (a missing ``num_batches_tracked`` is tolerated).
+    the same shapes (a missing ``num_batches_tracked`` is tolerated), each
+    one valid for :func:`validate_state_dict_entries`.
 
     Called before any tensor is copied, so that a failed load leaves the
-    module unchanged. The message lists the missing, unexpected and
-    shape-mismatched keys and suggests the usual fix.
+    module unchanged. The message lists the missing, unexpected,
+    shape-mismatched and invalid entries and suggests the usual fix.
     """
-    expected = {prefix + k: v for k, v in module.state_dict().items()}
+    expected = module.state_dict(prefix=prefix)
     given = {k: v for k, v in state_dict.items() if k.startswith(prefix)}
     missing = [
         k for k in expected
@@ -37,10 +120,11 @@ def check_state_dict(module: nn.Module,
     mismatched = [
         f'{k}: checkpoint {tuple(given[k].shape)}, model '
         f'{tuple(expected[k].shape)}' for k in expected
-        if k in given and hasattr(given[k], 'shape')
+        if k in given and isinstance(given[k], torch.Tensor)
         and tuple(given[k].shape) != tuple(expected[k].shape)
     ]
-    if not (missing or unexpected or mismatched):
+    invalid = _invalid_entries(module, given, prefix)
+    if not (missing or unexpected or mismatched or invalid):
         return
     name = type(module).__name__
     lines = [
@@ -55,7 +139,10 @@ def check_state_dict(module: nn.Module,
         lines.append(_listing('unexpected keys', unexpected))
     if mismatched:
         lines.append(_listing('shape mismatches', mismatched))
-    lines.append(_hint(module, given, prefix))
+    if invalid:
+        lines.append(_invalid_entries_message(invalid))
+    if missing or unexpected or mismatched:
+        lines.append(_hint(module, given, prefix))
     raise IncompatibleCheckpointError('\n'.join(lines))
 
 
