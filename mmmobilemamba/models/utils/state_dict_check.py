@@ -1,5 +1,6 @@
 """All-or-nothing validation of a state dict before it is loaded."""
 import contextlib
+import copy
 from typing import Iterator, List, Mapping, Optional
 
 import torch
@@ -146,19 +147,77 @@ def check_state_dict(module: nn.Module,
     raise IncompatibleCheckpointError('\n'.join(lines))
 
 
+def _key_prefix(keys, expected) -> Optional[tuple]:
+    """The leading key components (e.g. ``'backbone.'``) whose removal
+    turns most of ``keys`` into ``expected`` keys, with its count."""
+    counts = {}
+    for key in keys:
+        parts = key.split('.')
+        for i in range(1, len(parts)):
+            if '.'.join(parts[i:]) in expected:
+                head = '.'.join(parts[:i]) + '.'
+                counts[head] = counts.get(head, 0) + 1
+                break
+    if not counts:
+        return None
+    return max(counts.items(), key=lambda item: item[1])
+
+
+def _fused_keys(module: nn.Module) -> set:
+    """The state-dict keys of ``module`` once BN-fused (empty if it cannot
+    be fused)."""
+    if getattr(module, 'deploy', None) is not False or \
+            not hasattr(module, 'switch_to_deploy'):
+        return set()
+    fused = copy.deepcopy(module)
+    try:
+        fused.switch_to_deploy()
+    except Exception:
+        return set()
+    return set(fused.state_dict())
+
+
 def _hint(module: nn.Module, given: Mapping, prefix: str) -> str:
-    keys = [k[len(prefix):] for k in given]
+    """What the checkpoint is, judged from its keys, and what to do."""
+    keys = {k[len(prefix):]: v for k, v in given.items()}
+    name = type(module).__name__
+    expected = set(module.state_dict())
+    nested = [k for k, v in keys.items() if isinstance(v, Mapping)]
+    if nested:
+        what = 'EMA weights' if all('ema' in k for k in nested) else 'weights'
+        return (f'hint: the file is a training checkpoint that holds its '
+                f'{what} nested under {nested}, not a state dict; take them '
+                f'out (torch.load(FILE, weights_only=True)[{nested[0]!r}]) '
+                'or convert the file with python tools/model_converters/'
+                'mobilemamba_to_mmpretrain.py SRC DST')
     if any(k.startswith(('blocks1.', 'blocks2.', 'blocks3.')) for k in keys):
         return ('hint: these are the official MobileMamba key names; convert '
                 'the file first with python tools/model_converters/'
                 'mobilemamba_to_mmpretrain.py SRC DST')
-    has_bn = any('.bn.' in k for k in keys)
-    deploy = getattr(module, 'deploy', None)
-    if deploy and has_bn:
-        return ('hint: the checkpoint is not BN-fused; build the model with '
-                'deploy=False (then call switch_to_deploy() if needed)')
-    if deploy is False and keys and not has_bn:
+    if not keys:
+        return (f'hint: the checkpoint holds no entry for {name}; check the '
+                'file and the prefix it is loaded with')
+    overlap = sum(k in expected for k in keys)
+    if not overlap:
+        found = _key_prefix(keys, expected)
+        if found is None:
+            examples = ', '.join(repr(k) for k in list(keys)[:3])
+            return (f'hint: the file is not a {name} checkpoint: none of its '
+                    f'{len(keys)} keys (e.g. {examples}) is a key of {name}, '
+                    'with or without a prefix; load the checkpoint made for '
+                    'this model')
+        head, count = found
+        ema = ' (EMA weights)' if 'ema' in head else ''
+        return (f'hint: the file\'s {name} keys carry the prefix {head!r} '
+                f'({count} of {len(keys)} keys){ema}; load it with '
+                f"init_cfg=dict(type='Pretrained', checkpoint=..., "
+                f"prefix={head!r}) or load_checkpoint(..., revise_keys="
+                f"[(r'^{head.replace('.', chr(92) + '.')}', '')])")
+    if sum(k in _fused_keys(module) for k in keys) > overlap:
         return ('hint: the checkpoint is BN-fused; build the model with '
                 'deploy=True')
+    if getattr(module, 'deploy', None) and any('.bn.' in k for k in keys):
+        return ('hint: the checkpoint is not BN-fused; build the model with '
+                'deploy=False (then call switch_to_deploy() if needed)')
     return ('hint: check that the arch (and its variant) of the config '
             'matches the checkpoint')
