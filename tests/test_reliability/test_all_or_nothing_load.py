@@ -146,8 +146,7 @@ def test_failed_load_state_dict_restores_the_model(strict):
 
 def test_every_bad_entry_is_named_with_the_fix():
     """The public check the converter calls before it writes anything."""
-    from mmmobilemamba.models.utils.state_dict_check import \
-        validate_state_dict_entries
+    from mmmobilemamba.models.utils import validate_state_dict_entries
     model = build_classifier()
     state = random_state_dict(model)
     bad = {}
