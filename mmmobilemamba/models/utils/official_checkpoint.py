@@ -10,12 +10,17 @@ dropped.
 import argparse
 import re
 from collections import OrderedDict
-from typing import Dict
+from typing import Dict, List, NamedTuple, Optional
 
 import torch
 from torch import Tensor
 
-_WRAPPERS = ('state_dict', 'model', 'net', 'model_ema')
+# Keys under which checkpoints hold the model's weights (mmengine, the
+# official and DeiT-style scripts, DataParallel) and their moving average
+# (mmengine's EMAHook, timm, DeiT-style scripts), searched in this order.
+_PLAIN_WRAPPERS = ('state_dict', 'model', 'module', 'net')
+_EMA_WRAPPERS = ('ema_state_dict', 'state_dict_ema', 'model_ema')
+_WRAPPERS = _PLAIN_WRAPPERS + _EMA_WRAPPERS
 
 # Renames applied, in order, to the part of a block key after its index.
 _BLOCK_RULES = [
@@ -101,25 +106,98 @@ def convert_backbone_key(key: str) -> str:
     return f'stages.{stage}.blocks.{index}.' + _apply(_BLOCK_RULES, rest, key)
 
 
-def unwrap_state_dict(checkpoint) -> Dict[str, Tensor]:
-    """Take the state dict out of a checkpoint (flat, or under ``net`` /
-    ``model`` / ``state_dict``), dropping DataParallel ``module.``
-    prefixes."""
-    while isinstance(checkpoint, dict):
-        inner = [k for k in _WRAPPERS if isinstance(checkpoint.get(k), dict)]
-        if not inner:
-            break
-        checkpoint = checkpoint[inner[0]]
-    if not isinstance(checkpoint, dict) or not checkpoint:
+class Weights(NamedTuple):
+    """A state dict found in a checkpoint, and what it is."""
+    state_dict: Dict[str, Tensor]
+    #: Whether these are the exponential moving average of the weights.
+    ema: bool
+    #: Where they are in the file, e.g. ``['model_ema']``.
+    where: str
+
+
+def _strip_module(key: str) -> str:
+    while key.startswith('module.'):
+        key = key[len('module.'):]
+    return key
+
+
+def _saved_by_ema_hook(checkpoint) -> bool:
+    """Whether mmengine's ``EMAHook`` saved ``checkpoint``: it stores the
+    EMA weights as ``state_dict`` and the plain ones, with the averaged
+    model's ``steps`` counter, as ``ema_state_dict``."""
+    return isinstance(checkpoint.get('state_dict'), dict) and isinstance(
+        checkpoint.get('ema_state_dict'), dict) and \
+        'steps' in checkpoint['ema_state_dict']
+
+
+def find_weights(checkpoint) -> List[Weights]:
+    """Every state dict of ``checkpoint``, the file's main one first.
+
+    The wrappers are searched in the order of :data:`_WRAPPERS`, nested ones
+    included, and ``module.`` prefixes are dropped; keys with an ``ema.``
+    prefix are EMA weights, and so is mmengine's ``EMAHook``'s
+    ``state_dict`` (see :func:`_saved_by_ema_hook`).
+    """
+    if not isinstance(checkpoint, dict):
+        return []
+    swapped = _saved_by_ema_hook(checkpoint)
+    found = []
+
+    def visit(obj, where, ema):
+        inner = [k for k in _WRAPPERS if isinstance(obj.get(k), dict)]
+        for key in inner:
+            inner_ema = ema or key in _EMA_WRAPPERS
+            if swapped and not where:
+                inner_ema = key == 'state_dict'
+            visit(obj[key], f'{where}[{key!r}]', inner_ema)
+        if inner or not obj:
+            return
+        plain, averaged = OrderedDict(), OrderedDict()
+        for key, value in obj.items():
+            if swapped and where == "['ema_state_dict']" and key == 'steps':
+                continue
+            key = _strip_module(key)
+            if key.startswith('ema.'):
+                averaged[_strip_module(key[len('ema.'):])] = value
+            else:
+                (averaged if ema else plain)[key] = value
+        where = where or '(top level)'
+        if plain:
+            found.append(Weights(plain, False, where))
+        if averaged:
+            found.append(
+                Weights(averaged, True, where if ema else where + ' ema.*'))
+
+    visit(checkpoint, '', False)
+    return found
+
+
+def select_weights(checkpoint, ema: Optional[bool] = None) -> Weights:
+    """The state dict of ``checkpoint``: its main one (``ema=None``), its
+    EMA weights (``ema=True``) or its plain weights (``ema=False``)."""
+    found = find_weights(checkpoint)
+    if not found:
         raise ValueError('the checkpoint holds no state dict (expected a '
                          'dict of tensors, possibly under one of '
                          f'{_WRAPPERS})')
-    state_dict = OrderedDict()
-    for key, value in checkpoint.items():
-        if key.startswith('module.'):
-            key = key[len('module.'):]
-        state_dict[key] = value
-    return state_dict
+    if ema is None:
+        return found[0]
+    for weights in found:
+        if weights.ema == ema:
+            return weights
+    wanted, held = ('EMA', 'plain') if ema else ('plain', 'EMA')
+    where = ', '.join(w.where for w in found)
+    raise ValueError(f'the checkpoint holds no {wanted} weights, only '
+                     f'{held} ones ({where}); to take those, leave out '
+                     f'--{"" if ema else "no-"}ema (ema={ema})')
+
+
+def unwrap_state_dict(checkpoint,
+                      ema: Optional[bool] = None) -> Dict[str, Tensor]:
+    """Take the state dict out of a checkpoint: flat, or under one of
+    :data:`_WRAPPERS`, with or without ``module.`` prefixes; see
+    :func:`select_weights` for ``ema``."""
+    return select_weights(checkpoint, ema).state_dict
 
 
 def convert_official_state_dict(state_dict: Dict[str, Tensor]) -> Dict:
@@ -145,14 +223,13 @@ def convert_official_state_dict(state_dict: Dict[str, Tensor]) -> Dict:
     return converted
 
 
-def load_official_checkpoint(path: str) -> Dict[str, Tensor]:
-    """Read an official checkpoint safely (``weights_only=True``) and return
-    its state dict. Only plain containers, tensors and ``argparse``
-    namespaces (the official training script saves its arguments) may be
-    unpickled."""
+def read_official_checkpoint(path: str):
+    """Read an official checkpoint safely (``weights_only=True``). Only plain
+    containers, tensors and ``argparse`` namespaces (the official training
+    script saves its arguments) may be unpickled."""
     with torch.serialization.safe_globals([argparse.Namespace]):
         try:
-            checkpoint = torch.load(path, 'cpu', weights_only=True)
+            return torch.load(path, 'cpu', weights_only=True)
         except OSError:
             raise
         except Exception as err:
@@ -161,4 +238,10 @@ def load_official_checkpoint(path: str) -> Dict[str, Tensor]:
                 f'loading ({type(err).__name__}: {err}). Checkpoints are '
                 'untrusted input: a file that needs arbitrary code to be '
                 'unpickled is refused.') from err
-    return unwrap_state_dict(checkpoint)
+
+
+def load_official_checkpoint(path: str,
+                             ema: Optional[bool] = None) -> Dict[str, Tensor]:
+    """The state dict of an official checkpoint (see
+    :func:`read_official_checkpoint` and :func:`select_weights`)."""
+    return unwrap_state_dict(read_official_checkpoint(path), ema)
