@@ -1,63 +1,183 @@
 #!/usr/bin/env python
 """Convert an official MobileMamba checkpoint to this package's naming.
 
-    python tools/model_converters/mobilemamba_to_mmpretrain.py SRC DST
+    python tools/model_converters/mobilemamba_to_mmpretrain.py SRC DST \
+        [--ema | --no-ema]
 
-SRC may be a classifier checkpoint (flat, or wrapped in ``net`` / ``model`` /
-``state_dict``, with or without ``module.`` prefixes) or an official
-detection/segmentation checkpoint. DST is an mmpretrain checkpoint
-(``{'state_dict': ..., 'meta': ...}``) for ``configs/mobilemamba/*.py``, or,
-for a detector/segmentor, the same checkpoint with its backbone renamed. The
-converted backbone is checked against the MobileMamba arch it matches; an
-official key that cannot be accounted for is an error.
+SRC may be a classifier checkpoint (flat, or wrapped in ``model`` /
+``module`` / ``net`` / ``state_dict``, or in the EMA wrappers ``model_ema`` /
+``state_dict_ema`` / ``ema_state_dict`` or with ``ema.`` key prefixes, with
+or without ``module.`` prefixes) or an official detection/segmentation
+checkpoint. By default the file's main weights are converted: the plain ones
+of a file that also holds EMA weights (of an mmengine ``EMAHook`` file, the
+EMA ones it saves as ``state_dict``); ``--ema`` takes the EMA weights,
+``--no-ema`` the plain ones, and the converter says which it took.
+
+DST is an mmpretrain checkpoint (``{'state_dict': ..., 'meta': ...}``,
+``meta['arch']`` naming the arch) for ``configs/mobilemamba/*.py``, or, for a
+detector/segmentor, the same checkpoint with its backbone renamed. Nothing is
+written unless every backbone (and classifier head) entry is there, with its
+shape, as a dense finite tensor; an official key that cannot be accounted
+for is an error. DST is written to a temporary file in its folder and renamed
+over DST, so that a failed or interrupted conversion leaves a previous DST as
+it was; DST may not be SRC.
 """
 import argparse
+import contextlib
+import os
 import os.path as osp
+import tempfile
 
 import torch
+from mmengine.utils import mkdir_or_exist
 
 from mmmobilemamba.models import MobileMamba
-from mmmobilemamba.models.utils import (check_state_dict,
-                                        convert_official_state_dict,
-                                        load_official_checkpoint)
+from mmmobilemamba.models.heads import MobileMambaClsHead
+from mmmobilemamba.models.utils.checkpoint_arch import (arch_label,
+                                                        closest_arch,
+                                                        detect_arch,
+                                                        reference_shapes)
+from mmmobilemamba.models.utils.official_checkpoint import (
+    convert_official_state_dict, find_weights, read_official_checkpoint,
+    select_weights)
+from mmmobilemamba.models.utils.state_dict_check import (
+    IncompatibleCheckpointError, check_state_dict)
 
 
-def detect_arch(backbone_state: dict) -> str:
-    """Name of the arch whose state dict has exactly these keys and shapes."""
-    shapes = {k: tuple(v.shape) for k, v in backbone_state.items()}
-    for arch in MobileMamba.arch_zoo:
-        if arch in ('b2', 'b4'):  # the same network as b1
-            continue
-        reference = MobileMamba(arch).state_dict()
-        if shapes.keys() == reference.keys() and all(
-                shapes[k] == tuple(v.shape) for k, v in reference.items()):
-            return arch
-    raise ValueError('the converted backbone matches no MobileMamba arch '
-                     f'({sorted(MobileMamba.arch_zoo)})')
+def _listing(title, items, limit=10):
+    shown = ''.join(f'\n    {item}' for item in items[:limit])
+    more = f'\n    ... and {len(items) - limit} more' if len(
+        items) > limit else ''
+    return f'\n  {title} ({len(items)}):{shown}{more}'
 
 
-def main():
+def backbone_arch(backbone: dict, official_key: dict) -> str:
+    """The arch of the converted backbone; an error that names every
+    missing, unexpected and resized entry (official names where the file
+    has them) unless it is exactly one arch's backbone."""
+    arch = detect_arch(backbone)
+    if arch is not None:
+        return arch
+    arch, matching = closest_arch(backbone)
+    reference = reference_shapes(arch)
+    label = arch_label(arch)
+    missing = [
+        k for k in reference
+        if k not in backbone and not k.endswith('num_batches_tracked')
+    ]
+    unexpected = [official_key[k] for k in backbone if k not in reference]
+    shapes = {k: tuple(getattr(v, 'shape', ())) for k, v in backbone.items()}
+    resized = [
+        f'{official_key[k]} ({k}): file {shape}, {label} {reference[k]}'
+        for k, shape in shapes.items()
+        if k in reference and shape != reference[k]
+    ]
+    raise IncompatibleCheckpointError(
+        'the converted backbone is not a complete MobileMamba backbone; it '
+        f'is closest to MobileMamba-{label} ({matching} of {len(reference)} '
+        'entries with their key and shape); nothing was written:' +
+        (_listing('missing, by converted name', missing) if missing else '') +
+        (_listing('unexpected', unexpected) if unexpected else '') +
+        (_listing('resized', resized) if resized else '') +
+        '\n  convert the complete, unmodified official checkpoint')
+
+
+def check_head(converted: dict, in_channels: int) -> None:
+    """Check a classifier's ``head.*`` entries against its head."""
+    fc = converted.get('head.fc.weight')
+    head = MobileMambaClsHead(
+        num_classes=fc.shape[0] if hasattr(fc, 'shape') else 1000,
+        in_channels=in_channels,
+        distillation='head.fc_dist.weight' in converted)
+    check_state_dict(head, converted, prefix='head.')
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def save_atomically(obj, path: str) -> None:
+    """``torch.save`` to a temporary file in ``path``'s folder, synced and
+    renamed over ``path``: a failed write leaves ``path`` as it was and
+    removes the partial file."""
+    folder = osp.dirname(osp.abspath(path))
+    mkdir_or_exist(folder)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f'.{osp.basename(path)}.', suffix='.part', dir=folder)
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[1])
     parser.add_argument('src', help='official checkpoint')
-    parser.add_argument('dst', help='output path')
-    args = parser.parse_args()
+    parser.add_argument('dst', help='output path (not SRC)')
+    parser.add_argument(
+        '--ema',
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help='convert the EMA weights (--ema) or the plain ones (--no-ema); '
+        "default: the file's main weights (the plain ones of an official "
+        'checkpoint that holds both)')
+    args = parser.parse_args(argv)
+    if osp.exists(args.src) and osp.exists(args.dst) and osp.samefile(
+            args.src, args.dst):
+        parser.error(f'DST {args.dst!r} is the source checkpoint '
+                     f'{args.src!r} (the same file or a link to it): '
+                     'converting would overwrite it; choose another DST')
 
-    converted = convert_official_state_dict(load_official_checkpoint(args.src))
+    checkpoint = read_official_checkpoint(args.src)
+    weights = select_weights(checkpoint, args.ema)
+    official = weights.state_dict
+    converted = convert_official_state_dict(official)
     backbone = {
         k[len('backbone.'):]: v
         for k, v in converted.items() if k.startswith('backbone.')
     }
-    arch = detect_arch(backbone)
-    check_state_dict(MobileMamba(arch), backbone)
-    torch.save(
+    # The conversion renames each key in place, so the orders match.
+    official_key = {
+        new[len('backbone.'):]: old
+        for new, old in zip(converted, official) if new.startswith('backbone.')
+    }
+    arch = backbone_arch(backbone, official_key)
+    model = MobileMamba(arch)
+    check_state_dict(model, backbone)
+    if any(k.startswith('head.') for k in converted):
+        check_head(converted, model.arch_settings['embed_dims'][-1])
+    save_atomically(
         dict(
             state_dict=converted,
-            meta=dict(converted_from=osp.basename(args.src), arch=arch)),
-        args.dst)
-    others = len(converted) - len(backbone)
+            meta=dict(
+                converted_from=osp.basename(args.src),
+                arch=arch,
+                ema=weights.ema,
+                weights=weights.where)), args.dst)
+
     print(f'{args.src} -> {args.dst}: MobileMamba-{arch.upper()} '
           f'(B1/B2/B4 share one network), {len(backbone)} backbone and '
-          f'{others} other entries')
+          f'{len(converted) - len(backbone)} other entries')
+    kind, other = ('EMA', 'plain') if weights.ema else ('plain', 'EMA')
+    left = [w.where for w in find_weights(checkpoint) if w.ema != weights.ema]
+    print(f'took the {kind} weights {weights.where}' +
+          (f'; the file also holds {other} weights {", ".join(left)} '
+           f'(--{"no-" if weights.ema else ""}ema converts those)'
+           if left else ''))
 
 
 if __name__ == '__main__':
