@@ -1,5 +1,6 @@
 """MobileMamba for MMPretrain, MMDetection and MMSegmentation."""
-from . import engine, models  # noqa: F401  (registers the modules)
+# Registers the modules and the loaders of checkpoint URLs.
+from . import engine, models, utils  # noqa: F401
 from .version import __version__
 
 __all__ = ['__version__']
