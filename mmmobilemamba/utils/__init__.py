@@ -1,4 +1,5 @@
-"""Helpers for the training and testing entry points in ``tools/``."""
+"""Helpers for the entry points in ``tools/``; importing it registers the
+loaders of checkpoint URLs (:mod:`.remote_checkpoint`)."""
 from .launch import (SUPPORTED_SCOPES, build_runner, setup_cpu_distributed,
                      setup_toolbox, teardown_distributed)
 from .remote_checkpoint import CheckpointDownloadError, download_checkpoint

@@ -284,3 +284,12 @@ def test_a_bad_timeout_variable_is_named(value, hub, server, monkeypatch,
     monkeypatch.setenv(TIMEOUT_VAR, value)
     with pytest.raises(ValueError, match=f'{TIMEOUT_VAR}=.{value}. is not'):
         load_checkpoint(small_model, server.url + 'small.pth')
+
+
+@pytest.mark.parametrize('name', ['torchvision://resnet5', 'mmcls://resnet5'])
+def test_an_unknown_model_name_lists_close_ones(name, small_model):
+    with pytest.raises(
+            KeyError,
+            match=r'names no known checkpoint; close names: .*'
+            r'resnet50'):
+        load_checkpoint(small_model, name)
