@@ -1,8 +1,9 @@
 """Bad dataset files: the error names the file and what is wrong with it,
 and bad boxes give one warning that names their annotation ids.
 
-Through the toy configs (which use ``mmmobilemamba.CheckedCocoDataset`` and
-``mmmobilemamba.CheckedBaseSegDataset``) and through a user's own config
+Through the toy configs (which use ``mmmobilemamba.CheckedCocoDataset``,
+``mmmobilemamba.CheckedBaseSegDataset`` and
+``mmmobilemamba.CheckedCustomDataset``) and through a user's own config
 that only sets the dataset type and keeps mmcv's ``LoadImageFromFile``, built
 by mmengine's ``Runner.build_dataloader`` as training builds them. Before,
 these files failed with ``cv2.error ... !buf.empty()`` (0-byte image),
@@ -25,9 +26,11 @@ from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
-from mmmobilemamba.datasets import make_toy_detection, make_toy_segmentation
+from mmmobilemamba.datasets import (make_toy_classification,
+                                    make_toy_detection, make_toy_segmentation)
 
 pytest.importorskip('mmdet')
+pytest.importorskip('mmpretrain')
 pytest.importorskip('mmseg')
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -35,6 +38,8 @@ RETINANET = osp.join(REPO, 'configs', 'retinanet', 'toy',
                      'retinanet_mobilemamba-t2_fpn_toy-det.py')
 MASK_RCNN = osp.join(REPO, 'configs', 'mask_rcnn', 'toy',
                      'mask-rcnn_mobilemamba-t2_fpn_toy-det.py')
+CLASSIFIER = osp.join(REPO, 'configs', 'mobilemamba', 'toy',
+                      'mobilemamba-t2_1xb32_toy-cls.py')
 SEM_FPN = osp.join(REPO, 'configs', 'sem_fpn', 'toy',
                    'fpn_mobilemamba-t2_1xb8_toy-seg.py')
 TRAIN_ANN = 'annotations/instances_train.json'
@@ -50,6 +55,15 @@ def small_det(tmp_path_factory):
 def small_seg(tmp_path_factory):
     return make_toy_segmentation(
         str(tmp_path_factory.mktemp('seg')), num_train=3, num_val=2)
+
+
+@pytest.fixture(scope='module')
+def small_cls(tmp_path_factory):
+    return make_toy_classification(
+        str(tmp_path_factory.mktemp('cls')),
+        num_train=6,
+        num_val=6,
+        img_size=32)
 
 
 @pytest.fixture
@@ -109,6 +123,15 @@ def test_zero_byte_image_names_the_file(det_root, build):
         dataset[0]
     assert path in str(info.value)
     assert 'replace it' in str(info.value)
+
+
+def test_zero_byte_classification_image_names_the_file(small_cls, tmp_path):
+    root = shutil.copytree(small_cls, str(tmp_path / 'cls'))
+    dataset = dataloader(CLASSIFIER, root).dataset
+    path = empty(dataset.get_data_info(0)['img_path'])
+    with pytest.raises(ValueError, match='is empty') as info:
+        dataset[0]
+    assert path in str(info.value)
 
 
 @pytest.mark.parametrize('field', ['img_path', 'seg_map_path'])
@@ -211,21 +234,24 @@ def test_bad_boxes_give_one_warning_naming_their_ids(det_root):
 
 @pytest.mark.parametrize(
     'config,plain', [(RETINANET, 'CocoDataset'), (MASK_RCNN, 'CocoDataset'),
-                     (SEM_FPN, 'BaseSegDataset')],
-    ids=['retinanet', 'mask_rcnn', 'sem_fpn'])
+                     (SEM_FPN, 'BaseSegDataset'),
+                     (CLASSIFIER, 'CustomDataset')],
+    ids=['retinanet', 'mask_rcnn', 'sem_fpn', 'classifier'])
 def test_good_files_load_as_with_the_plain_dataset(small_det, small_seg,
-                                                   config, plain):
-    root = small_seg if config == SEM_FPN else small_det
+                                                   small_cls, config, plain):
+    root = {SEM_FPN: small_seg, CLASSIFIER: small_cls}.get(config, small_det)
     checked = dataloader(config, root, 'val_dataloader').dataset
     assert type(checked).__name__ == 'Checked' + plain
     reference = dataloader(config, root, 'val_dataloader', type=plain).dataset
-    assert len(checked) == len(reference) == 2
+    assert len(checked) == len(reference) >= 2
     for index in range(2):
         got, expected = checked[index], reference[index]
         assert torch.equal(got['inputs'], expected['inputs'])
         got, expected = got['data_samples'], expected['data_samples']
         assert got.metainfo == expected.metainfo
-        if config == SEM_FPN:
+        if config == CLASSIFIER:
+            assert torch.equal(got.gt_label, expected.gt_label)
+        elif config == SEM_FPN:
             assert torch.equal(got.gt_sem_seg.data, expected.gt_sem_seg.data)
         else:
             assert torch.equal(got.gt_instances.bboxes.tensor,

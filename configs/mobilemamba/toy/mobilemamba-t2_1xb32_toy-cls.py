@@ -16,7 +16,8 @@ model = dict(
         loss=dict(_delete_=True, type='CrossEntropyLoss', loss_weight=1.0),
         topk=(1, 5)))
 
-# dataset settings
+# dataset settings: CustomDataset that names an image it cannot read
+# (mmmobilemamba/datasets/checked)
 data_root = 'data/toy_cls'
 data_preprocessor = dict(
     num_classes=6,
@@ -42,7 +43,7 @@ train_dataloader = dict(
     num_workers=0,
     persistent_workers=False,
     dataset=dict(
-        type='CustomDataset',
+        type='mmmobilemamba.CheckedCustomDataset',
         data_root=data_root,
         data_prefix='train',
         pipeline=train_pipeline),
@@ -52,7 +53,7 @@ val_dataloader = dict(
     num_workers=0,
     persistent_workers=False,
     dataset=dict(
-        type='CustomDataset',
+        type='mmmobilemamba.CheckedCustomDataset',
         data_root=data_root,
         data_prefix='val',
         pipeline=test_pipeline),

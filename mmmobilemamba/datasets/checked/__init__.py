@@ -9,9 +9,16 @@ installed.
 """
 from importlib.util import find_spec
 
-from .loading import CheckedLoadImageFromFile, unreadable_file_error
+from .loading import (CheckedLoadersMixin, CheckedLoadImageFromFile,
+                      unreadable_file_error)
 
-__all__ = ['CheckedLoadImageFromFile', 'unreadable_file_error']
+__all__ = [
+    'CheckedLoadersMixin', 'CheckedLoadImageFromFile', 'unreadable_file_error'
+]
+
+if find_spec('mmpretrain') is not None:
+    from .classification import CheckedCustomDataset, CheckedImageNet
+    __all__ += ['CheckedCustomDataset', 'CheckedImageNet']
 
 if find_spec('mmdet') is not None:
     from .coco import CheckedCocoDataset

@@ -2,12 +2,11 @@
 import logging
 from collections import defaultdict
 
-from mmcv.transforms import LoadImageFromFile
 from mmdet.datasets import CocoDataset
 from mmengine.logging import print_log
 
 from mmmobilemamba.registry import DATASETS
-from .loading import CheckedLoadImageFromFile, with_checked_loaders
+from .loading import CheckedLoadersMixin
 
 # Pixels a box may stick out of its image before it is reported (rounding in
 # real annotation files).
@@ -36,20 +35,13 @@ def _id_list(ids):
 
 
 @DATASETS.register_module()
-class CheckedCocoDataset(CocoDataset):
+class CheckedCocoDataset(CheckedLoadersMixin, CocoDataset):
     """``CocoDataset`` that names its annotation file when it cannot be read
     or lists no images, or when ``filter_cfg`` leaves no image; warns once
     per load, naming their annotation ids, about boxes outside their image
     (by more than ``EDGE_TOLERANCE`` px) or of zero or negative size; and
     reads images with :class:`CheckedLoadImageFromFile` where the pipeline
     says ``LoadImageFromFile``. Otherwise the same as ``CocoDataset``."""
-
-    def __init__(self, *args, pipeline=(), **kwargs):
-        super().__init__(
-            *args,
-            pipeline=with_checked_loaders(
-                pipeline, {LoadImageFromFile: CheckedLoadImageFromFile}),
-            **kwargs)
 
     def load_data_list(self):
         self._bad_boxes = defaultdict(list)

@@ -1,4 +1,5 @@
-"""Image loading that names the file it cannot read."""
+"""Image loading that names the file it cannot read, and the datasets'
+switch to it."""
 import copy
 
 from mmcv.transforms import LoadImageFromFile
@@ -53,3 +54,16 @@ def with_checked_loaders(pipeline, checked):
         if isinstance(cls, type) and cls in checked:
             transform['type'] = checked[cls]
     return pipeline
+
+
+class CheckedLoadersMixin:
+    """Mixin for a dataset class: its pipeline uses the checked subclass
+    ``checked_loaders[cls]`` wherever it names a loader ``cls``."""
+
+    checked_loaders = {LoadImageFromFile: CheckedLoadImageFromFile}
+
+    def __init__(self, *args, pipeline=(), **kwargs):
+        super().__init__(
+            *args,
+            pipeline=with_checked_loaders(pipeline, self.checked_loaders),
+            **kwargs)

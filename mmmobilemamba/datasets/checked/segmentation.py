@@ -7,8 +7,8 @@ from mmseg.datasets import ADE20KDataset, BaseSegDataset
 from mmseg.datasets.transforms import LoadAnnotations
 
 from mmmobilemamba.registry import DATASETS, TRANSFORMS
-from .loading import (CheckedLoadImageFromFile, unreadable_file_error,
-                      with_checked_loaders)
+from .loading import (CheckedLoadersMixin, CheckedLoadImageFromFile,
+                      unreadable_file_error)
 
 
 @TRANSFORMS.register_module()
@@ -27,20 +27,15 @@ class CheckedLoadSegAnnotations(LoadAnnotations):
                                         error, self.backend_args) from error
 
 
-class _CheckedSegDataset:
+class _CheckedSegDataset(CheckedLoadersMixin):
     """Refuses an empty dataset, naming where it looked, and reads images
     and label maps with the checked loaders where the pipeline names
     ``LoadImageFromFile`` and ``LoadAnnotations``."""
 
-    def __init__(self, *args, pipeline=(), **kwargs):
-        super().__init__(
-            *args,
-            pipeline=with_checked_loaders(
-                pipeline, {
-                    LoadImageFromFile: CheckedLoadImageFromFile,
-                    LoadAnnotations: CheckedLoadSegAnnotations
-                }),
-            **kwargs)
+    checked_loaders = {
+        LoadImageFromFile: CheckedLoadImageFromFile,
+        LoadAnnotations: CheckedLoadSegAnnotations
+    }
 
     def filter_data(self):
         data_list = super().filter_data()
