@@ -31,7 +31,8 @@ class WarmupCosineLR(LRSchedulerMixin, _ParamScheduler):
     Args:
         optimizer (Optimizer): Wrapped optimizer.
         warmup (int): Warm-up length :math:`W`, in steps (epochs when
-            ``by_epoch``). 0 disables the warm-up.
+            ``by_epoch``). 0 disables the warm-up; one longer than the
+            schedule warms up throughout, as timm's does.
         warmup_ratio (float): Warm-up start :math:`w / b`. Defaults to 1e-3.
         eta_min_ratio (float): Final lr :math:`m / b`. Defaults to 1e-2.
         begin (int): First step of the schedule. Defaults to 0.
@@ -54,9 +55,8 @@ class WarmupCosineLR(LRSchedulerMixin, _ParamScheduler):
         if end == INF:
             raise ValueError('WarmupCosineLR needs the schedule length: set '
                              '`end` (e.g. the max_epochs of train_cfg)')
-        if not 0 <= warmup < end - begin:
-            raise ValueError(f'warmup must be in [0, end - begin = '
-                             f'{end - begin}), got {warmup}')
+        if warmup < 0:
+            raise ValueError(f'warmup must be >= 0, got {warmup}')
         self.warmup = warmup
         self.warmup_ratio = warmup_ratio
         self.eta_min_ratio = eta_min_ratio

@@ -6,6 +6,7 @@ from mmengine.runner.checkpoint import _load_checkpoint
 from torch import Tensor
 
 from .official_checkpoint import unwrap_state_dict
+from .state_dict_check import validate_state_dict_entries
 
 #: What the official distilled recipe uses (``model_kwargs`` of the
 #: ``tea_model`` in ``configs/mobilemamba/mobilemamba_*s.py``).
@@ -58,4 +59,5 @@ def load_teacher_checkpoint(teacher: nn.Module, filename: str) -> None:
             f'the teacher checkpoint {filename!r} does not match the teacher '
             f'{type(teacher).__name__}; nothing was loaded: {details}. The '
             f'official recipe distils from {OFFICIAL_TEACHER}.')
+    validate_state_dict_entries(teacher, state_dict)
     teacher.load_state_dict(state_dict, strict=True)
