@@ -172,6 +172,9 @@ def linear_recurrence_(decay: Tensor, drive: Tensor) -> Tensor:
     sequence touches fresh memory; autograd cannot go through it.
     """
     states, decays = drive.unbind(2), decay.unbind(2)
+    # The zero state before each chunk's first step, decayed as the
+    # reference does: a NaN or Inf decay there makes the state NaN.
+    states[0].addcmul_(decays[0], torch.zeros_like(states[0]))
     for t in range(1, len(states)):
         states[t].addcmul_(decays[t], states[t - 1])
     chunks = drive.shape[1]

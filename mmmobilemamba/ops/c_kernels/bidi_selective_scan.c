@@ -5,7 +5,7 @@
  * c, at every position p in scan order:
  *   z     = bias[k, c] + sum_r proj[b, p, k, r] * wdt[k, r, c]
  *   delta = softplus(z)
- *   h     = exp(max(delta * a[k, c], log(FLT_MIN))) * h
+ *   h     = exp(delta * a[k, c]) * h   (exp = 0 below log(FLT_MIN))
  *           + delta * proj[b, p, k, R] * x[b, p, c]
  *   out[b, p, c] += h * proj[b, p, k, R + 1] + d[k, c] * x[b, p, c]
  * with h = 0 before the first step and out the sum of both directions.

@@ -26,12 +26,15 @@ static inline void store8(float *p, v8sf v) { memcpy(p, &v, sizeof(v)); }
 
 #define LOG_FLT_MIN (-87.33654475f)
 
-/* exp(x) for x <= 0, with x clamped at log(FLT_MIN): 2^n * exp(r),
- * |r| <= ln(2) / 2, exp(r) by its degree-7 Taylor polynomial (relative
- * error below 1e-8 before rounding), evaluated in Estrin's scheme: short
- * dependency chains keep the vector units busy. */
+/* exp(x) for x <= 0: 2^n * exp(r), |r| <= ln(2) / 2, exp(r) by its
+ * degree-7 Taylor polynomial (relative error below 1e-8 before rounding),
+ * evaluated in Estrin's scheme: short dependency chains keep the vector
+ * units busy. Below log(FLT_MIN) it is 0 (exp(-inf) = 0, as PyTorch's:
+ * silu(-inf) is NaN); NaN stays NaN (every comparison with it is false,
+ * so it passes the clamp, and the polynomial of NaN is NaN). */
 static inline float exp_nonpositive(float x) {
-  x = x > LOG_FLT_MIN ? x : LOG_FLT_MIN;
+  int tiny = x < LOG_FLT_MIN;
+  x = tiny ? LOG_FLT_MIN : x;
   /* Round to nearest: adding and subtracting 1.5 * 2^23 drops the
    * fraction. */
   float n = (x * 1.44269504089f + 12582912.f) - 12582912.f;
@@ -44,7 +47,7 @@ static inline float exp_nonpositive(float x) {
   int32_t bits = ((int32_t)n + 127) << 23;
   float scale;
   memcpy(&scale, &bits, sizeof(scale));
-  return p * scale;
+  return tiny ? 0.f : p * scale;
 }
 
 /* softplus(z) = max(z, 0) + log1p(e), e = exp(-|z|) in (0, 1], with
@@ -82,7 +85,8 @@ static inline v8sf select8(v8si mask, v8sf a, v8sf b) {
 }
 
 static inline v8sf exp_nonpositive8(v8sf x) {
-  x = select8(x > splat8(LOG_FLT_MIN), x, splat8(LOG_FLT_MIN));
+  v8si tiny = x < splat8(LOG_FLT_MIN);
+  x = select8(tiny, splat8(LOG_FLT_MIN), x);
   v8sf n = (x * 1.44269504089f + 12582912.f) - 12582912.f;
   v8sf r = x - n * 0.693145751953125f - n * 1.428606765330187e-06f;
   v8sf r2 = r * r, r4 = r2 * r2;
@@ -91,7 +95,7 @@ static inline v8sf exp_nonpositive8(v8sf x) {
   v8sf p67 = 1.f / 720.f + r * (1.f / 5040.f);
   v8sf p = (p01 + r2 * p23) + r4 * (p45 + r2 * p67);
   v8si bits = (__builtin_convertvector(n, v8si) + 127) << 23;
-  return p * (v8sf)bits;
+  return (v8sf)(~tiny & (v8si)(p * (v8sf)bits));
 }
 
 static inline v8sf silu8(v8sf y) {
@@ -100,15 +104,17 @@ static inline v8sf silu8(v8sf y) {
   return y * (select8(negative, e, splat8(1.f)) / (1.f + e));
 }
 
-/* Activation codes of the conv kernels: 0 none, 1 ReLU, 2 SiLU. */
+/* Activation codes of the conv kernels: 0 none, 1 ReLU, 2 SiLU. ReLU is
+ * written "0 where y < 0, else y", so that NaN stays NaN (as in PyTorch;
+ * fmaxf(y, 0) and "y where y > 0" would make it 0). */
 static inline v8sf activate8(v8sf y, long activation) {
-  if (activation == 1) return select8(y > splat8(0.f), y, splat8(0.f));
+  if (activation == 1) return select8(y < splat8(0.f), splat8(0.f), y);
   if (activation == 2) return silu8(y);
   return y;
 }
 
 static inline float activate1(float y, long activation) {
-  if (activation == 1) return y > 0.f ? y : 0.f;
+  if (activation == 1) return y < 0.f ? 0.f : y;
   if (activation == 2) return silu(y);
   return y;
 }
