@@ -48,3 +48,12 @@ def test_prefixed_keys_get_the_prefix_to_load_with(prefix):
     assert f"keys carry the prefix '{prefix}'" in message
     assert f"prefix='{prefix}')" in message
     assert ('(EMA weights)' in message) == (prefix == 'ema.')
+
+
+def test_another_arch_is_named_by_its_arch():
+    """A T2 state dict loaded into B1 names the file's arch, not a generic
+    'check the arch'."""
+    t2 = MobileMamba('t2').state_dict()
+    message = refusal(lambda: MobileMamba('b1').load_state_dict(t2))
+    assert 'holds a MobileMamba-T2 backbone' in message
+    assert "arch='t2'" in message

@@ -6,6 +6,8 @@ from typing import Iterator, List, Mapping, Optional
 import torch
 import torch.nn as nn
 
+from .checkpoint_arch import arch_mismatch_hint
+
 
 class IncompatibleCheckpointError(RuntimeError):
     """A checkpoint does not match the model it is loaded into."""
@@ -219,5 +221,8 @@ def _hint(module: nn.Module, given: Mapping, prefix: str) -> str:
     if getattr(module, 'deploy', None) and any('.bn.' in k for k in keys):
         return ('hint: the checkpoint is not BN-fused; build the model with '
                 'deploy=False (then call switch_to_deploy() if needed)')
+    mismatch = arch_mismatch_hint(module, given, prefix)
+    if mismatch is not None:
+        return mismatch
     return ('hint: check that the arch (and its variant) of the config '
             'matches the checkpoint')
