@@ -8,6 +8,7 @@ other numbers than the uninterrupted training would have, and the resumed
 weights differ. :class:`RandomStateHook` stores the generators' states in
 each checkpoint and puts them back where the training continues.
 """
+import logging
 import random
 from typing import Optional
 
@@ -98,9 +99,8 @@ class RandomStateHook(Hook):
         checkpoint['random_states'] = get_random_states()
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        states = checkpoint.get('random_states')
         meta = checkpoint.get('meta', {})
-        self._resumed = None if states is None else (meta.get('iter'), states)
+        self._resumed = (meta.get('iter'), checkpoint.get('random_states'))
 
     def before_train(self, runner) -> None:
         # load_from also calls after_load_checkpoint: only a training that
@@ -110,6 +110,15 @@ class RandomStateHook(Hook):
         checkpoint_iter, states = self._resumed
         self._resumed = None
         if checkpoint_iter != runner.iter:
+            return
+        if states is None:
+            print_log(
+                f'the checkpoint resumed at iteration {runner.iter} holds no '
+                'random states (saved without RandomStateHook, which '
+                'tools/train.py adds): the resumed training will not be '
+                'bit-exact with an uninterrupted one',
+                logger='current',
+                level=logging.WARNING)
             return
         if get_world_size() > 1:
             print_log(
