@@ -6,6 +6,7 @@ mmengine imports ``mmmobilemamba.registry`` on the first such lookup and then
 the ``locations`` below, so ``custom_imports`` is optional (but harmless).
 """
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
+from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import PARAM_SCHEDULERS as MMENGINE_PARAM_SCHEDULERS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
@@ -34,3 +35,9 @@ TRANSFORMS = Registry(
     parent=MMENGINE_TRANSFORMS,
     scope='mmmobilemamba',
     locations=['mmmobilemamba.datasets.checked'])
+
+HOOKS = Registry(
+    'hook',
+    parent=MMENGINE_HOOKS,
+    scope='mmmobilemamba',
+    locations=['mmmobilemamba.engine'])

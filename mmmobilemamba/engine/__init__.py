@@ -1,2 +1,3 @@
 """Training-loop extras reachable from configs (``mmmobilemamba.X``)."""
+from .hooks import *  # noqa: F401,F403
 from .schedulers import *  # noqa: F401,F403

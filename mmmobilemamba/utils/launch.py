@@ -5,6 +5,7 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 from mmengine.config import Config
+from mmengine.hooks import CheckpointHook
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
@@ -32,14 +33,32 @@ def setup_toolbox(cfg: Config) -> str:
     return scope
 
 
+def use_atomic_checkpoints(cfg: Config) -> None:
+    """Make ``cfg``'s checkpoint hook, mmengine's ``CheckpointHook`` (also
+    when only implied), the package's ``AtomicCheckpointHook`` with the same
+    arguments; a disabled (``None``) or other hook is kept."""
+    default_hooks = cfg.setdefault('default_hooks', {})
+    if 'checkpoint' not in default_hooks:
+        # What mmengine adds when default_hooks names none.
+        default_hooks['checkpoint'] = dict(type='CheckpointHook', interval=1)
+    hook = default_hooks['checkpoint']
+    if hook is not None and hook.get('type') in ('CheckpointHook',
+                                                 'mmengine.CheckpointHook',
+                                                 CheckpointHook):
+        hook['type'] = 'mmmobilemamba.AtomicCheckpointHook'
+
+
 def build_runner(cfg: Config, train: bool = False) -> Runner:
     """The Runner of ``cfg`` (its ``runner_type`` if it names one).
 
     Args:
-        train (bool): Also register :class:`RandomStateHook`, so that its
+        train (bool): Save checkpoints with :func:`use_atomic_checkpoints`
+            and register :class:`RandomStateHook`, so that its
             checkpoints carry the random states and a resumed training
             continues as the uninterrupted one would have.
     """
+    if train:
+        use_atomic_checkpoints(cfg)
     runner = (
         RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg))
     if train:

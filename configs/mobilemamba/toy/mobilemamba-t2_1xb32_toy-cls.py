@@ -82,5 +82,9 @@ auto_scale_lr = dict(base_batch_size=32)
 # runtime settings
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=4),
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=2))
+    # written atomically, pruned after the save (resumable after a kill)
+    checkpoint=dict(
+        type='mmmobilemamba.AtomicCheckpointHook',
+        interval=1,
+        max_keep_ckpts=2))
 randomness = dict(seed=0)

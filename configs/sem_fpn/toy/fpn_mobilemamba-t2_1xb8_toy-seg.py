@@ -111,6 +111,10 @@ test_cfg = dict(type='TestLoop')
 # runtime settings
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10, log_metric_by_epoch=False),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters))
+    # written atomically, pruned after the save (resumable after a kill)
+    checkpoint=dict(
+        type='mmmobilemamba.AtomicCheckpointHook',
+        by_epoch=False,
+        interval=max_iters))
 log_processor = dict(by_epoch=False)
 randomness = dict(seed=0)
