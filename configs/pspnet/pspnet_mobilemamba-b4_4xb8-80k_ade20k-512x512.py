@@ -15,4 +15,10 @@ model = dict(
 
 optim_wrapper = {{_base_.adamw_optim_wrapper}}
 param_scheduler = {{_base_.warmup_cosine_80k}}
-train_dataloader = dict(batch_size=8, num_workers=8)
+# CheckedADE20KDataset: ADE20KDataset that names a bad image or label map.
+train_dataloader = dict(
+    batch_size=8,
+    num_workers=8,
+    dataset=dict(type='mmmobilemamba.CheckedADE20KDataset'))
+val_dataloader = dict(dataset=dict(type='mmmobilemamba.CheckedADE20KDataset'))
+test_dataloader = val_dataloader

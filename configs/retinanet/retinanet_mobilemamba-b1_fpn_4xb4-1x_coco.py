@@ -22,7 +22,13 @@ model = dict(
 train_cfg = dict(max_epochs=12)
 # The official total batch: 4 GPUs x 4 images (7330 iterations per COCO
 # epoch in the authors' logs). Other GPU counts scale the lr from it.
-train_dataloader = dict(batch_size=4, num_workers=4)
+# CheckedCocoDataset: CocoDataset that names a bad image or annotation file.
+train_dataloader = dict(
+    batch_size=4,
+    num_workers=4,
+    dataset=dict(type='mmmobilemamba.CheckedCocoDataset'))
+val_dataloader = dict(dataset=dict(type='mmmobilemamba.CheckedCocoDataset'))
+test_dataloader = val_dataloader
 auto_scale_lr = dict(enable=True, base_batch_size=16)
 param_scheduler = {{_base_.warmup_cosine_1x}}
 optim_wrapper = {{_base_.adamw_optim_wrapper}}

@@ -31,4 +31,10 @@ param_scheduler = [
         by_epoch=False,
         eta_min=0)
 ]
-train_dataloader = dict(batch_size=8, num_workers=8)
+# CheckedADE20KDataset: ADE20KDataset that names a bad image or label map.
+train_dataloader = dict(
+    batch_size=8,
+    num_workers=8,
+    dataset=dict(type='mmmobilemamba.CheckedADE20KDataset'))
+val_dataloader = dict(dataset=dict(type='mmmobilemamba.CheckedADE20KDataset'))
+test_dataloader = val_dataloader

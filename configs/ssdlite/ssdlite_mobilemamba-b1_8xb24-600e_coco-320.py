@@ -20,3 +20,9 @@ find_unused_parameters = True
 
 optim_wrapper = {{_base_.adamw_optim_wrapper}}
 param_scheduler = {{_base_.warmup_cosine_120e}}
+
+# CheckedCocoDataset: CocoDataset that names a bad image or annotation file.
+train_dataloader = dict(
+    dataset=dict(dataset=dict(type='mmmobilemamba.CheckedCocoDataset')))
+val_dataloader = dict(dataset=dict(type='mmmobilemamba.CheckedCocoDataset'))
+test_dataloader = val_dataloader
