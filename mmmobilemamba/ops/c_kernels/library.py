@@ -168,7 +168,10 @@ def _compile(openmp: Optional[str], target: str) -> None:
             try:
                 out, err = process.communicate(timeout=timeout)
             except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)
+                except ProcessLookupError:  # it has just finished
+                    pass
                 process.communicate()
                 raise
         if process.returncode:
