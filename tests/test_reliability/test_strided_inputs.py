@@ -110,6 +110,8 @@ def with_strides(t, strides):
 def lay_out(t, layout):
     """``t``'s values in another memory layout."""
     shape, ndim = t.shape, t.dim()
+    if layout == 'expanded':  # batch stride 0 (other values, same shape)
+        return t[:1].expand(shape)
     if layout == 'sliced':  # every dim strided, storage offset 1
         big = torch.zeros([2 * n + 1 for n in shape])
         view = big[tuple(slice(1, 1 + 2 * n, 2) for n in shape)]
@@ -127,7 +129,7 @@ def lay_out(t, layout):
 
 
 LAYOUTS = [
-    'channels-last', 'sliced', 'contiguous+unit', 'contiguous+odd',
+    'channels-last', 'sliced', 'expanded', 'contiguous+unit', 'contiguous+odd',
     'channels-last+unit', 'channels-last+odd'
 ]
 
@@ -157,13 +159,14 @@ def test_layout_does_not_change_the_result(case, layout):
     fn, make_args, maps = CASES[case]
     for shape in SHAPES:
         args, kwargs = make_args(*shape)
+        laid_out = [
+            lay_out(a, layout) if i in maps else a for i, a in enumerate(args)
+        ]
+        contiguous = [
+            a.contiguous() if i in maps else a for i, a in enumerate(laid_out)
+        ]
         for mode in modes(fn.__name__):
-            expected = run(fn, args, kwargs, mode)
-            laid_out = [
-                lay_out(a, layout) if i in maps else a
-                for i, a in enumerate(args)
-            ]
-            assert laid_out[maps[0]].data_ptr() != args[maps[0]].data_ptr()
+            expected = run(fn, contiguous, kwargs, mode)
             out = run(fn, laid_out, kwargs, mode)
             torch.testing.assert_close(
                 out,
