@@ -114,8 +114,7 @@ def test_checkpoints_hold_the_student_only(tmp_path):
     # A student-only checkpoint loads strictly into the distillation model.
     model.load_state_dict(state, strict=True)
 
-    teacher_ckpt, teacher_state = save_teacher(model,
-                                               tmp_path / 'teacher.pth')
+    teacher_ckpt, teacher_state = save_teacher(model, tmp_path / 'teacher.pth')
     other = build_student()
     other.teacher_ckpt = teacher_ckpt
     other.init_weights()
