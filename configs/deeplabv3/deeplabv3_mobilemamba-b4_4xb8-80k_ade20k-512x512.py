@@ -22,3 +22,6 @@ train_dataloader = dict(
     dataset=dict(type='mmmobilemamba.CheckedADE20KDataset'))
 val_dataloader = dict(dataset=dict(type='mmmobilemamba.CheckedADE20KDataset'))
 test_dataloader = val_dataloader
+# Checkpoints written atomically: a killed run leaves the last good one.
+default_hooks = dict(
+    checkpoint=dict(type='mmmobilemamba.AtomicCheckpointHook'))

@@ -32,3 +32,6 @@ test_dataloader = val_dataloader
 auto_scale_lr = dict(enable=True, base_batch_size=16)
 param_scheduler = {{_base_.warmup_cosine_1x}}
 optim_wrapper = {{_base_.adamw_optim_wrapper}}
+# Checkpoints written atomically: a killed run leaves the last good one.
+default_hooks = dict(
+    checkpoint=dict(type='mmmobilemamba.AtomicCheckpointHook'))

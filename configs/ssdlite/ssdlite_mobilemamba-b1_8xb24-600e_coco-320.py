@@ -26,3 +26,6 @@ train_dataloader = dict(
     dataset=dict(dataset=dict(type='mmmobilemamba.CheckedCocoDataset')))
 val_dataloader = dict(dataset=dict(type='mmmobilemamba.CheckedCocoDataset'))
 test_dataloader = val_dataloader
+# Checkpoints written atomically: a killed run leaves the last good one.
+default_hooks = dict(
+    checkpoint=dict(type='mmmobilemamba.AtomicCheckpointHook'))

@@ -48,3 +48,6 @@ test_pipeline = [
 train_dataloader = dict(dataset=dict(dataset=dict(pipeline=train_pipeline)))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
+# Checkpoints written atomically: a killed run leaves the last good one.
+default_hooks = dict(
+    checkpoint=dict(type='mmmobilemamba.AtomicCheckpointHook'))

@@ -77,9 +77,10 @@ def set_checkpoint_interval(cfg: Config,
         return
     interval = max(1, math.ceil(cfg.train_cfg.max_iters / parts))
     hooks = cfg.setdefault('default_hooks', {})
+    checkpoint = hooks.get('checkpoint') or {}
     hooks.checkpoint = dict(
-        hooks.get('checkpoint', {}),
-        type='CheckpointHook',
+        checkpoint,
+        type=checkpoint.get('type', 'mmmobilemamba.AtomicCheckpointHook'),
         by_epoch=False,
         interval=interval,
         max_keep_ckpts=keep)

@@ -7,6 +7,7 @@ config): the tests build plain mmengine Runners from that config, as
 kill with SIGKILL during a save.
 """
 import fcntl
+import glob
 import os
 import os.path as osp
 import shutil
@@ -263,3 +264,17 @@ def test_second_training_in_work_dir_is_refused(toy_root, tmp_path):
     # The finished training has let go of the lock.
     with open(work_dir / 'training.lock') as f:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+@pytest.mark.parametrize(
+    'config',
+    sorted(
+        osp.relpath(path, REPO)
+        for pattern in ('mobilemamba/*_in1k.py', '*/*_coco*.py',
+                        '*/*_ade20k*.py')
+        for path in glob.glob(osp.join(REPO, 'configs', pattern))))
+def test_real_configs_save_atomically(config):
+    """The real configs name the atomic hook themselves, so that ``mim
+    train`` and the upstream ``tools/train.py`` save as ours do."""
+    hook = Config.fromfile(osp.join(REPO, config)).default_hooks.checkpoint
+    assert hook.type == 'mmmobilemamba.AtomicCheckpointHook'

@@ -44,9 +44,10 @@ train_cfg = dict(
     max_epochs=300,
     val_interval=5,
     dynamic_intervals=[(200, 1)])
+# Checkpoints are written atomically: a killed run leaves the last good one.
 default_hooks = dict(
     checkpoint=dict(
-        type='CheckpointHook',
+        type='mmmobilemamba.AtomicCheckpointHook',
         interval=1,
         max_keep_ckpts=2,
         save_best='accuracy/top1',
