@@ -23,14 +23,12 @@ over DST, so that a failed or interrupted conversion leaves a previous DST as
 it was; DST may not be SRC.
 """
 import argparse
-import contextlib
-import os
+import io
 import os.path as osp
-import tempfile
 
 import torch
-from mmengine.utils import mkdir_or_exist
 
+from mmmobilemamba.engine.atomic_local_backend import write_atomic
 from mmmobilemamba.models import MobileMamba
 from mmmobilemamba.models.heads import MobileMambaClsHead
 from mmmobilemamba.models.utils.checkpoint_arch import (arch_label,
@@ -92,36 +90,12 @@ def check_head(converted: dict, in_channels: int) -> None:
     check_state_dict(head, converted, prefix='head.')
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def save_atomically(obj, path: str) -> None:
-    """``torch.save`` to a temporary file in ``path``'s folder, synced and
-    renamed over ``path``: a failed write leaves ``path`` as it was and
-    removes the partial file."""
-    folder = osp.dirname(osp.abspath(path))
-    mkdir_or_exist(folder)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f'.{osp.basename(path)}.', suffix='.part', dir=folder)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    """``torch.save`` ``obj`` in memory, then write it to ``path`` with
+    :func:`write_atomic`: a failed save or write leaves ``path`` as it was."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    write_atomic(path, buffer.getvalue())
 
 
 def main(argv=None):
