@@ -7,12 +7,13 @@ import sys
 import pytest
 import torch
 import torch.nn.functional as F
+from op_modes import modes, run
 
 from mmmobilemamba.models import MobileMamba
 from mmmobilemamba.ops import (bidi_selective_scan, depthwise_conv2d, haar_dwt,
                                haar_filter_bank, haar_idwt,
-                               layer_norm_silu_gate, list_backends,
-                               stem_conv2d, use_backend, wavelet_conv)
+                               layer_norm_silu_gate, stem_conv2d, use_backend,
+                               wavelet_conv)
 from mmmobilemamba.ops.c_kernels.library import available
 
 sys.path.insert(0, osp.join(osp.dirname(osp.dirname(__file__)), 'test_ops'))
@@ -139,27 +140,6 @@ PARAMETERS = {
     'stem_conv2d': [2],
     'layer_norm_silu_gate': [1, 2],  # gate, weight
 }
-
-
-def modes(op):
-    """'autograd' (the out-of-place graph) and every CPU inference backend:
-    'torch' runs in place, 'c' is the C kernel."""
-    found = ['autograd', 'torch']
-    if 'c' in list_backends(op) and available():
-        found.append('c')
-    return found
-
-
-def run(fn, args, kwargs, mode):
-    if mode == 'autograd':
-        args = [
-            a.clone().requires_grad_()
-            if isinstance(a, torch.Tensor) and a.is_floating_point() else a
-            for a in args
-        ]
-        return fn(*args, **kwargs).detach()
-    with torch.no_grad(), use_backend(mode, fn.__name__):
-        return fn(*args, **kwargs)
 
 
 def assert_same_non_finite(out, expected, mode='c', exact=True):

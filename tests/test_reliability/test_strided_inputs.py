@@ -4,12 +4,11 @@ and size-1 dims with arbitrary strides (which PyTorch's contiguity checks
 ignore, e.g. the gate of ``t.permute(0, 2, 1).unsqueeze(-1)``)."""
 import pytest
 import torch
+from op_modes import modes, run
 
 from mmmobilemamba.ops import (bidi_selective_scan, depthwise_conv2d, haar_dwt,
                                haar_filter_bank, haar_idwt,
-                               layer_norm_silu_gate, list_backends,
-                               stem_conv2d, use_backend, wavelet_conv)
-from mmmobilemamba.ops.c_kernels.library import available
+                               layer_norm_silu_gate, stem_conv2d, wavelet_conv)
 
 
 def randn(*shape, seed=0):
@@ -132,25 +131,6 @@ LAYOUTS = [
     'channels-last', 'sliced', 'expanded', 'contiguous+unit', 'contiguous+odd',
     'channels-last+unit', 'channels-last+odd'
 ]
-
-
-def modes(op):
-    found = ['autograd', 'torch']
-    if 'c' in list_backends(op) and available():
-        found.append('c')
-    return found
-
-
-def run(fn, args, kwargs, mode):
-    if mode == 'autograd':
-        args = [
-            a.detach().requires_grad_()
-            if isinstance(a, torch.Tensor) and a.is_floating_point() else a
-            for a in args
-        ]
-        return fn(*args, **kwargs).detach()
-    with torch.no_grad(), use_backend(mode, fn.__name__):
-        return fn(*args, **kwargs)
 
 
 @pytest.mark.parametrize('layout', LAYOUTS)
