@@ -44,8 +44,9 @@ def keep_mmpretrain_importable() -> bool:
     (too late to help; an import error there names the cause), or the
     installed transformers works with them.
     """
-    if 'mmpretrain.models' in sys.modules or not transformers_breaks_mmpretrain(
-    ):
+    if 'mmpretrain.models' in sys.modules:
+        return False
+    if not transformers_breaks_mmpretrain():
         return False
     if util.find_spec('mmpretrain') is None:
         return False
