@@ -1,8 +1,11 @@
 """Backend 'c': built on first use, equal to the PyTorch ops, split over
 threads without changing a bit of the result, and out of the way where it
 cannot be built."""
+import ctypes.util
+import json
 import os
-import re
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -17,8 +20,9 @@ from mmmobilemamba.ops.c_kernels.bidi_selective_scan import \
 from mmmobilemamba.ops.c_kernels.depthwise_conv import depthwise_conv2d_c
 from mmmobilemamba.ops.c_kernels.layer_norm_silu_gate import \
     layer_norm_silu_gate_c
-from mmmobilemamba.ops.c_kernels.library import (available, compile_command,
-                                                 load_library, openmp_runtime)
+from mmmobilemamba.ops.c_kernels.library import (OPENMP_FILE, available,
+                                                 compile_command, load_library,
+                                                 openmp_runtime)
 from mmmobilemamba.ops.c_kernels.wavelet_conv import wavelet_conv_c
 from mmmobilemamba.ops.depthwise_conv import depthwise_conv2d_torch
 from mmmobilemamba.ops.layer_norm_silu_gate import layer_norm_silu_gate_torch
@@ -101,23 +105,55 @@ def test_work_is_split_by_item_or_by_channel_vectors():
         parallel.MIN_PARALLEL_SIZE) == torch.get_num_threads()
 
 
+#: Run in a fresh interpreter: maps a decoy OpenMP runtime first (as images
+#: whose other packages bring their own do), then torch, then the kernels.
+SHARED_RUNTIME_PROBE = """
+import ctypes, json, sys
+if sys.argv[1]:
+    ctypes.CDLL(sys.argv[1])
+import torch
+from mmmobilemamba.ops.c_kernels.elf import read_dynamic_section
+from mmmobilemamba.ops.c_kernels.library import (OPENMP_FILE, load_library,
+                                                 openmp_runtime)
+def mapped():
+    with open('/proc/self/maps') as f:
+        return sorted({line.split()[-1] for line in f
+                       if OPENMP_FILE.search(line.strip())})
+before, runtime = mapped(), openmp_runtime()
+library = load_library()
+print(json.dumps(dict(
+    before=before, after=mapped(), runtime=runtime,
+    soname=read_dynamic_section(runtime).soname,
+    needed=read_dynamic_section(library._name).needed)))
+"""
+
+
 @needs_c
 @pytest.mark.skipif(
     openmp_runtime() is None, reason='PyTorch loaded no OpenMP runtime')
-def test_kernels_share_pytorch_openmp_runtime():
-    """Linked to the runtime PyTorch loaded (not the compiler's own copy),
-    the kernels' loops run on PyTorch's threads: one runtime is mapped."""
+def test_kernels_share_pytorch_openmp_runtime(tmp_path):
+    """Linked to the runtime PyTorch uses (not the compiler's own copy, nor
+    another one mapped in the process), the kernels' loops run on PyTorch's
+    threads: loading them maps no runtime more."""
     runtime = openmp_runtime()
     command = compile_command(['k.c'], 'k.so', runtime)
     assert '-fopenmp' in command and runtime in command
-    load_library()
-    with open('/proc/self/maps') as f:
-        mapped = {
-            line.split()[-1]
-            for line in f
-            if re.search(r'/lib(gomp|iomp5|omp)[-.\w]*\.so', line)
-        }
-    assert mapped == {runtime}
+    decoy = ctypes.util.find_library('gomp') or ''
+    env = dict(os.environ, MMMOBILEMAMBA_CACHE=str(tmp_path / 'cache'))
+    result = subprocess.run(
+        [sys.executable, '-c', SHARED_RUNTIME_PROBE, decoy],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    probe = json.loads(result.stdout.strip().splitlines()[-1])
+    assert probe['after'] == probe['before']
+    assert probe['runtime'] in probe['after']
+    runtimes = [
+        name for name in probe['needed'] if OPENMP_FILE.search('/' + name)
+    ]
+    assert runtimes == [probe['soname']]
 
 
 @needs_c

@@ -3,10 +3,12 @@ _base_ = ['../mask-rcnn_mobilemamba-b1_fpn_4xb4-1x_coco.py']
 # Mask R-CNN with MobileMamba-B1 as configured for COCO (model, input size,
 # batch, schedule), trained for a few epochs on the built-in toy detection
 # dataset instead: the check that the real recipe trains, tests and infers on
-# a GPU. Only the number of classes changes (to the toy data's four). Generate
-# the data first:
+# a GPU. Only the number of classes (the toy data's four) and the backbone's
+# initialisation change. Generate the data first:
 #   python -m mmmobilemamba.datasets.toy_detection data/toy_det
+# No ImageNet checkpoint here: the backbone starts from its own init.
 model = dict(
+    backbone=dict(init_cfg=None),
     roi_head=dict(
         bbox_head=dict(num_classes=4), mask_head=dict(num_classes=4)))
 data_root = 'data/toy_det/'

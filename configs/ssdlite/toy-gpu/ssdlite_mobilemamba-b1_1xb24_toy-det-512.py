@@ -3,10 +3,11 @@ _base_ = ['../ssdlite_mobilemamba-b1_8xb24-600e_coco-512.py']
 # SSDLite 512x512 with MobileMamba-B1 as configured for COCO (model, input
 # size, batch, schedule), trained for a few epochs on the built-in toy
 # detection dataset instead: the check that the real recipe trains, tests and
-# infers on a GPU. Only the number of classes changes (to the toy data's
-# four). Generate the data first:
+# infers on a GPU. Only the number of classes (the toy data's four) and the
+# backbone's initialisation change. Generate the data first:
 #   python -m mmmobilemamba.datasets.toy_detection data/toy_det
-model = dict(bbox_head=dict(num_classes=4))
+# No ImageNet checkpoint here: the backbone starts from its own init.
+model = dict(backbone=dict(init_cfg=None), bbox_head=dict(num_classes=4))
 data_root = 'data/toy_det/'
 metainfo = dict(classes=('disc', 'square', 'triangle', 'star'))
 train_dataloader = dict(

@@ -17,8 +17,12 @@ from typing import List, Optional
 import torch
 from mmengine.logging import print_log
 
+from .elf import read_dynamic_section
+
 #: Above ``torch`` (0): chosen automatically on CPU where the kernels build.
 PRIORITY = 5
+#: A file of an OpenMP runtime: GNU's, Intel's or LLVM's.
+OPENMP_FILE = re.compile(r'/lib(?:gomp|iomp5|omp)[-.\w]*\.so[.\d]*$')
 #: The conv kernels' activation codes.
 ACTIVATION_CODES = {None: 0, 'relu': 1, 'silu': 2}
 
@@ -44,15 +48,30 @@ _ARGTYPES = {
 
 def openmp_runtime() -> Optional[str]:
     """Path of the OpenMP runtime that PyTorch loaded (GNU, Intel or LLVM),
-    or ``None`` where there is none or it cannot be told (no ``/proc``)."""
+    or ``None`` where there is none or it cannot be told (no ``/proc``).
+
+    Where several are mapped (a PyTorch that ships its own ``libgomp``
+    beside the system's one that another library loaded), it is the one
+    whose soname ``libtorch_cpu`` needs."""
     try:
         with open('/proc/self/maps') as f:
-            maps = f.read()
+            paths = [line.split()[-1] for line in f if '/' in line]
     except OSError:
         return None
-    found = re.search(r'(/\S*/lib(?:gomp|iomp5|omp)[-.\w]*\.so[.\d]*)$', maps,
-                      re.MULTILINE)
-    return found.group(1) if found else None
+    runtimes = list(
+        dict.fromkeys(path for path in paths if OPENMP_FILE.search(path)))
+    if not runtimes:
+        return None
+    torch_cpu = next(
+        (path for path in paths if osp.basename(path) == 'libtorch_cpu.so'),
+        None)
+    if torch_cpu is not None:
+        wanted = set(read_dynamic_section(torch_cpu).needed)
+        for path in runtimes:
+            if (read_dynamic_section(path).soname in wanted
+                    or osp.basename(path) in wanted):
+                return path
+    return runtimes[0]
 
 
 def compile_command(sources: List[str],
