@@ -46,7 +46,8 @@ TRANSFORMERS=$(pin transformers)
 PIP_ARGS=(--disable-pip-version-check)
 if [ -n "${MMM_WHEELS:-}" ]; then
     [ -d "$MMM_WHEELS" ] || die "MMM_WHEELS=$MMM_WHEELS is not a folder"
-    PIP_ARGS+=(--no-index --find-links "$(cd "$MMM_WHEELS" && pwd)")
+    PIP_NO_INDEX=1 PIP_FIND_LINKS=$(cd "$MMM_WHEELS" && pwd)
+    export PIP_NO_INDEX PIP_FIND_LINKS
 fi
 # Pins apply unless the environment's own packages are to be kept.
 PINS=(-c "$CONSTRAINTS")
