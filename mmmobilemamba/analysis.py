@@ -27,6 +27,7 @@ from copy import deepcopy
 from functools import partial
 from typing import Optional, Sequence, Tuple, Union
 
+import numpy as np
 import torch
 from mmengine.analysis import FlopAnalyzer, parameter_count
 from mmengine.analysis.jit_handles import get_shape
@@ -212,18 +213,103 @@ def crop_shape(cfg: Config) -> Optional[Tuple[int, int]]:
     return shape
 
 
-def _classifier(cfg: Config, shape: Optional[Tuple[int, int]]):
+#: Aspect (W, H) of the image the test pipeline is run on to find the input
+#: size. Only a keep-ratio ``Resize`` depends on it: 16:10 makes COCO's
+#: (1333, 800) give 800 x 1280, the "1280 x 800" of detection FLOP tables
+#: (the default of mmdet 2.x's get_flops and of this repository's README).
+TEST_IMAGE_ASPECT = (16, 10)
+
+
+def pipeline_test_shape(cfg: Config) -> Optional[Tuple[int, int]]:
+    """(H, W) of what the config's test pipeline makes of a 16:10 landscape
+    image (:data:`TEST_IMAGE_ASPECT`), or None if that depends on the image's
+    size (no ``Resize`` to a scale, nor a crop or pad to a fixed size).
+
+    The pipeline's own transforms are run (file loading and packing left
+    out) on blank images of two sizes; the default scope must be set.
+    """
+    from mmengine.dataset import Compose
+    try:
+        from mmdet.utils import get_test_pipeline_cfg
+        pipeline = get_test_pipeline_cfg(cfg)  # through dataset wrappers
+    except ImportError:  # mmdet is not installed
+        dataset = cfg.get('test_dataloader', {}).get('dataset', {})
+        pipeline = dataset.get('pipeline')
+    except (AttributeError, KeyError, RuntimeError):  # no test dataset
+        pipeline = None
+    pipeline = pipeline or cfg.get('test_pipeline', [])
+    geometric = Compose([
+        t for t in pipeline
+        if not str(t['type']).split('.')[-1].startswith(('Load', 'Pack'))
+    ])
+    shapes = set()
+    for factor in (100, 50):
+        width, height = (factor * side for side in TEST_IMAGE_ASPECT)
+        results = geometric(
+            dict(
+                img=np.zeros((height, width, 3), np.uint8),
+                img_shape=(height, width),
+                ori_shape=(height, width)))
+        shapes.add(tuple(results['img'].shape[:2]))
+    return shapes.pop() if len(shapes) == 1 else None
+
+
+def segmentor_crop_shape(cfg: Config) -> Optional[Tuple[int, int]]:
+    """(H, W) a segmentor config is counted at: the window of slide
+    inference, else its crop size (the data preprocessor's ``size`` or
+    ``crop_size``), the resolution mmseg's model zoo names configs by."""
+    model = cfg.get('model', {})
+    test_cfg = model.get('test_cfg') or {}
+    if test_cfg.get('mode') == 'slide':
+        size = test_cfg.get('crop_size')
+    else:
+        size = (model.get('data_preprocessor') or {}).get('size')
+        size = size or cfg.get('crop_size')
+    if size is None:
+        return None
+    return (size, size) if isinstance(size, int) else tuple(size)
+
+
+def default_input_shape(cfg: Config) -> Tuple[Tuple[int, int], str]:
+    """(H, W) that :func:`analyze_config` counts a config at without a given
+    shape, and where it comes from:
+
+    * classifiers and detectors: the test pipeline's output for a 16:10
+      image (:func:`pipeline_test_shape`): the test crop of a classifier;
+      a detector's ``Resize`` scale (w, h) as H x W, or with ``keep_ratio``
+      the largest 16:10 image inside it (800 x 1280 for (1333, 800)), then
+      its ``Pad``. The data preprocessor then pads it to its
+      ``pad_size_divisor``, as mmdet's own get_flops pads its images;
+    * segmentors: :func:`segmentor_crop_shape` (512 x 512 for the ADE20K
+      configs, whose test ``Resize`` keeps the ratio), else the test
+      pipeline's output.
+
+    The default scope must be set. Raises ValueError when the config fixes
+    no size.
+    """
+    shape, source = None, 'test pipeline'
+    if cfg.get('default_scope') == 'mmseg':
+        shape, source = segmentor_crop_shape(cfg), 'crop size'
+    if shape is None:
+        shape, source = pipeline_test_shape(cfg), 'test pipeline'
+    if shape is None:
+        raise ValueError(
+            'the config fixes no input size (no test pipeline with a Resize '
+            'to a scale or a fixed crop, no crop_size); pass one with '
+            '--shape H W (shape=(H, W))')
+    return shape, source
+
+
+def _classifier(cfg: Config, shape: Tuple[int, int]):
     from mmpretrain.registry import MODELS
-    shape = shape or crop_shape(cfg) or (224, 224)
     model = MODELS.build(cfg.model)
     # The whole classifier, head included, as the paper counts it.
     return model, torch.randn(1, 3, *shape), {}
 
 
-def _detector(cfg: Config, shape: Optional[Tuple[int, int]]):
+def _detector(cfg: Config, shape: Tuple[int, int]):
     from mmdet.registry import MODELS
     from mmdet.structures import DetDataSample
-    shape = shape or (800, 1333)
     model = MODELS.build(cfg.model)
     sample = DetDataSample(
         metainfo=dict(img_shape=shape, ori_shape=shape, scale_factor=(1., 1.)))
@@ -232,10 +318,9 @@ def _detector(cfg: Config, shape: Optional[Tuple[int, int]]):
     return model, image * 255, dict(data_samples=[sample])
 
 
-def _segmentor(cfg: Config, shape: Optional[Tuple[int, int]]):
+def _segmentor(cfg: Config, shape: Tuple[int, int]):
     from mmseg.registry import MODELS
     from mmseg.structures import SegDataSample
-    shape = shape or tuple(cfg.get('crop_size', (512, 512)))
     model = MODELS.build(cfg.model)
     if hasattr(model, 'auxiliary_head'):
         model.auxiliary_head = None  # training only, as mmseg's get_flops
@@ -272,14 +357,15 @@ def analyze_config(config: Union[str, Config],
     Args:
         config (str | Config): Config file or object.
         shape (Sequence[int], optional): Input (H, W) or (S, ) for S x S.
-            Defaults to the classifier's test crop, 800 x 1333 for detectors
-            and the config's ``crop_size`` (else 512 x 512) for segmentors.
+            Defaults to the config's test size (:func:`default_input_shape`).
         cfg_options (dict, optional): Overrides merged into the config.
 
     Returns:
         dict: ``flops`` (MACs), ``params`` (:func:`count_parameters`),
-        ``input_shape`` (B, C, H, W),
-        ``scope`` and the evaluated ``analyzer``.
+        ``input_shape`` (B, C, H, W) as the model sees it (padded),
+        ``image_shape`` (H, W) before the data preprocessor, ``shape_source``
+        (``'given'``, ``'test pipeline'`` or ``'crop size'``), ``scope`` and
+        the evaluated ``analyzer``.
     """
     if isinstance(config, str):
         cfg = Config.fromfile(config)
@@ -292,11 +378,14 @@ def analyze_config(config: Union[str, Config],
         raise ValueError(
             f'cannot tell the toolbox of the config: its default_scope is '
             f'{scope!r}; expected one of {sorted(_BUILDERS)}')
-    if shape is not None:
+    init_default_scope(scope)
+    if shape is None:
+        shape, source = default_input_shape(cfg)
+    else:
         shape = tuple(shape) * 2 if len(shape) == 1 else tuple(shape)
         if len(shape) != 2:
             raise ValueError(f'shape must be (H, W) or (S, ), got {shape}')
-    init_default_scope(scope)
+        source = 'given'
     model, inputs, kwargs = _BUILDERS[scope](cfg, shape)
     model = revert_sync_batchnorm(model).eval()
     if kwargs:
@@ -311,5 +400,7 @@ def analyze_config(config: Union[str, Config],
         flops=analyzer.total(),
         params=count_parameters(model),
         input_shape=tuple(inputs.shape),
+        image_shape=shape,
+        shape_source=source,
         scope=scope,
         analyzer=analyzer)

@@ -8,6 +8,7 @@ import importlib.util
 import math
 import os.path as osp
 import re
+import sys
 from functools import partial
 
 import pytest
@@ -18,6 +19,7 @@ from mmengine.registry import init_default_scope
 
 from mmmobilemamba.analysis import (MobileMambaFlopAnalyzer, analyze_config,
                                     count_parameters, counted_ops,
+                                    default_input_shape, pipeline_test_shape,
                                     selective_scan_flops)
 from mmmobilemamba.models import MobileMamba
 from mmmobilemamba.models.layers.ss2d import SS2D
@@ -252,3 +254,93 @@ def test_unknown_toolbox_raises():
     cfg = Config(dict(model=dict(type='mmmobilemamba.MobileMamba')))
     with pytest.raises(ValueError, match='default_scope'):
         analyze_config(cfg)
+
+
+@pytest.mark.parametrize('config, shape, source', [
+    ('mobilemamba/mobilemamba-s6_8xb128_in1k.py', (224, 224), 'test pipeline'),
+    ('retinanet/retinanet_mobilemamba-b1_fpn_4xb4-1x_coco.py',
+     (800, 1280), 'test pipeline'),
+    ('mask_rcnn/mask-rcnn_mobilemamba-b1_fpn_4xb4-1x_coco.py',
+     (800, 1280), 'test pipeline'),
+    ('ssdlite/ssdlite_mobilemamba-b1_8xb24-600e_coco-320.py',
+     (320, 320), 'test pipeline'),
+    ('ssdlite/ssdlite_mobilemamba-b1_8xb24-600e_coco-512.py',
+     (512, 512), 'test pipeline'),
+    ('sem_fpn/fpn_mobilemamba-b4_4xb8-160k_ade20k-512x512.py',
+     (512, 512), 'crop size'),
+    ('pspnet/pspnet_mobilemamba-b4_4xb8-80k_ade20k-512x512.py',
+     (512, 512), 'crop size'),
+])
+def test_default_shape_is_the_configs_test_size(config, shape, source):
+    """The classifier's test crop; COCO's keep-ratio (1333, 800) as the
+    16:10 image 800 x 1280 of the README's tables; SSDLite's fixed input;
+    the ADE20K crop (its test Resize keeps the ratio)."""
+    cfg = Config.fromfile(osp.join(REPO, 'configs', config))
+    init_default_scope(cfg.default_scope)
+    assert default_input_shape(cfg) == (shape, source)
+
+
+@pytest.mark.parametrize('pipeline, shape', [
+    ([dict(type='Resize', scale=(1333, 800), keep_ratio=True)], (800, 1280)),
+    ([dict(type='Resize', scale=(1000, 800), keep_ratio=True)], (625, 1000)),
+    ([dict(type='Resize', scale=(320, 240), keep_ratio=False)], (240, 320)),
+    ([
+        dict(type='Resize', scale=(640, 640), keep_ratio=True),
+        dict(type='Pad', size=(640, 640))
+    ], (640, 640)),
+    ([
+        dict(type='Resize', scale=(1000, 600), keep_ratio=True),
+        dict(type='Pad', size_divisor=64)
+    ], (640, 960)),
+    ([dict(type='LoadImageFromFile'),
+      dict(type='PackDetInputs')], None),
+])
+def test_pipeline_test_shape(pipeline, shape):
+    """What the pipeline's own transforms make of a 16:10 image; None when
+    the output follows the image's size."""
+    init_default_scope('mmdet')
+    cfg = Config(dict(test_pipeline=pipeline))
+    assert pipeline_test_shape(cfg) == shape
+
+
+def test_slide_inference_counts_the_window():
+    init_default_scope('mmseg')
+    cfg = Config(
+        dict(
+            default_scope='mmseg',
+            crop_size=(512, 512),
+            model=dict(
+                test_cfg=dict(
+                    mode='slide', crop_size=(256, 384), stride=(128, 128)))))
+    assert default_input_shape(cfg) == ((256, 384), 'crop size')
+
+
+def test_config_without_a_test_size_asks_for_shape():
+    """The toy classifier tests its 64 x 64 images as they are."""
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs', 'mobilemamba', 'toy',
+                 'mobilemamba-t2_1xb32_toy-cls.py'))
+    with pytest.raises(ValueError, match='--shape'):
+        analyze_config(cfg)
+
+
+def test_cli_pads_to_the_preprocessor_divisor(tool, capsys):
+    """The toy RetinaNet's keep-ratio (256, 256) gives 160 x 256, which its
+    data preprocessor pads to a multiple of 64; --shape overrides it."""
+    config = osp.join(REPO, 'configs', 'retinanet', 'toy',
+                      'retinanet_mobilemamba-t2_fpn_toy-det.py')
+    tool.main([config])
+    out = capsys.readouterr().out
+    assert ("Input shape: (1, 3, 192, 256) (the config's test pipeline; "
+            '--shape overrides)') in out
+    tool.main([config, '--shape', '128'])
+    assert 'Input shape: (1, 3, 128, 128) (--shape)' in capsys.readouterr().out
+
+
+def test_classifier_shape_without_mmdet(monkeypatch):
+    """mmdet (whose helper unwraps dataset wrappers) is not needed to find
+    a classifier's test crop."""
+    cfg = Config.fromfile(CONFIG.format('b2'))
+    init_default_scope('mmpretrain')
+    monkeypatch.setitem(sys.modules, 'mmdet.utils', None)
+    assert pipeline_test_shape(cfg) == (384, 384)

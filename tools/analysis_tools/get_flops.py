@@ -2,10 +2,26 @@
 or mmseg segmentor config, counting MobileMamba's selective scan and Haar
 wavelet ops (see :mod:`mmmobilemamba.analysis`).
 
+Without ``--shape`` the model is counted at the config's own test size
+(:func:`mmmobilemamba.analysis.default_input_shape`):
+
+* classifier: the test crop (192 x 192 for T2);
+* detector: what the test pipeline makes of a 16:10 image. A fixed
+  ``Resize`` scale (w, h) gives H x W (SSDLite: 320 x 320, 512 x 512); a
+  keep-ratio one the largest 16:10 image inside it, so COCO's (1333, 800)
+  gives 800 x 1280, the 1280 x 800 detection papers count at. The data
+  preprocessor then pads it to its ``pad_size_divisor``, as mmdet's
+  get_flops pads its images;
+* segmentor: its crop size (slide-inference window, else ``crop_size``:
+  512 x 512 for the ADE20K configs), else the test pipeline's size.
+
 Example::
 
     python tools/analysis_tools/get_flops.py \\
         configs/mobilemamba/mobilemamba-t2_8xb128_in1k.py
+    python tools/analysis_tools/get_flops.py \\
+        configs/retinanet/retinanet_mobilemamba-b1_fpn_4xb4-1x_coco.py \\
+        --shape 800 1333
 """
 import argparse
 
@@ -28,9 +44,11 @@ def parse_args(argv=None):
         '--shape',
         type=int,
         nargs='+',
-        help='input size "H W" (or "S" for S x S); defaults to the '
-        'classifier test crop, 800 x 1333 for detectors and the config '
-        'crop_size (else 512 x 512) for segmentors')
+        help='input size "H W" (or "S" for S x S) instead of the config\'s '
+        'test size: the test crop of a classifier, the test pipeline\'s '
+        'Resize of a 16:10 image for a detector (keep-ratio (1333, 800): '
+        '800 x 1280; padded to the preprocessor\'s pad_size_divisor), the '
+        'crop size of a segmentor')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -57,7 +75,10 @@ def main(argv=None):
     line = '=' * 60
     print(line)
     print(f'Model: {result["scope"]} ({_WHAT[result["scope"]]})')
-    print(f'Input shape: {result["input_shape"]}')
+    source = result['shape_source']
+    source = ('--shape' if source == 'given' else
+              f"the config's {source}; --shape overrides")
+    print(f'Input shape: {result["input_shape"]} ({source})')
     print(f'FLOPs: {_size(result["flops"])} ({result["flops"]}; '
           'one multiply-add counts as one FLOP)')
     print(f'Params: {_size(result["params"])} ({result["params"]}, with the '
