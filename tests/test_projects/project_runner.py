@@ -1,5 +1,6 @@
-"""Loading the ``projects/`` configs and training them for one iteration
-in-process with the real mmengine Runner, on the toy datasets."""
+"""Loading the ``projects/`` configs and training them for a few
+iterations in-process with the real mmengine Runner, on the toy
+datasets."""
 import copy
 import glob
 import math
@@ -14,8 +15,9 @@ from mmmobilemamba.utils import setup_toolbox
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PROJECTS = osp.join(REPO, 'projects')
-#: Pipeline keys that hold an image size, an int or a tuple of ints.
-SIZE_KEYS = ('scale', 'img_scale', 'crop_size', 'size')
+#: Pipeline keys that hold an image size (or, ``border``, a margin in
+#: pixels), an int or a tuple of ints; ``scales`` holds a list of sizes.
+SIZE_KEYS = ('scale', 'img_scale', 'crop_size', 'size', 'border')
 
 
 def project_configs():
@@ -63,17 +65,32 @@ def unexpected_changes(base, cfg, allowed):
     }
 
 
+def _shrink(value, factor):
+    if isinstance(value, int):
+        return round(value / factor)
+    return tuple(round(v / factor) for v in value)
+
+
+def _is_size(value):
+    return isinstance(value, int) or isinstance(value, (tuple, list)) and all(
+        isinstance(v, int) for v in value)
+
+
 def shrink_pipeline(pipeline, factor):
     """Divide every image size in ``pipeline`` (a list of transform dicts,
-    edited in place) by ``factor``, keeping the transforms themselves."""
+    edited in place) by ``factor``, keeping the transforms themselves; the
+    transforms nested in ``RandomChoice``/``RandomApply`` included."""
     for transform in pipeline:
         for key in SIZE_KEYS:
-            value = transform.get(key)
-            if isinstance(value, int):
-                transform[key] = round(value / factor)
-            elif isinstance(value, (tuple, list)) and all(
-                    isinstance(v, int) for v in value):
-                transform[key] = tuple(round(v / factor) for v in value)
+            if _is_size(transform.get(key)):
+                transform[key] = _shrink(transform[key], factor)
+        if isinstance(transform.get('scales'), list):
+            transform['scales'] = [
+                _shrink(scale, factor) for scale in transform['scales']
+            ]
+        for nested in transform.get('transforms', []):
+            shrink_pipeline(
+                nested if isinstance(nested, list) else [nested], factor)
     return pipeline
 
 
@@ -91,19 +108,21 @@ class StateSnapshotHook(Hook):
         }
 
 
-def train_one_iteration(cfg, work_dir, batch_size=2):
-    """Train ``cfg`` for one iteration of ``batch_size`` images.
+def train_iterations(cfg, work_dir, iterations=1, batch_size=2, hooks=()):
+    """Train ``cfg`` for ``iterations`` iterations of ``batch_size`` images.
 
-    No validation, no checkpoint, single process, no dataloader workers.
+    No validation, no checkpoint, single process, no dataloader workers;
+    ``hooks`` are registered besides the config's.
 
     Returns:
-        tuple: The Runner and the model's state dict before the iteration.
+        tuple: The Runner and the model's state dict before the first
+        iteration.
     """
     cfg = copy.deepcopy(cfg)
     cfg.work_dir = str(work_dir)
     cfg.launcher = 'none'
     cfg.randomness = dict(seed=0)
-    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=1)
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=iterations)
     for split in ('val', 'test'):
         for part in ('cfg', 'dataloader', 'evaluator'):
             cfg[f'{split}_{part}'] = None
@@ -114,7 +133,8 @@ def train_one_iteration(cfg, work_dir, batch_size=2):
     setup_toolbox(cfg)
     runner = Runner.from_cfg(cfg)
     snapshot = StateSnapshotHook()
-    runner.register_hook(snapshot)
+    for hook in (snapshot, *hooks):
+        runner.register_hook(hook)
     runner.train()
     return runner, snapshot.state
 

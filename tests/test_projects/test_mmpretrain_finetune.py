@@ -5,7 +5,7 @@ import pytest
 import torch
 from mmengine.config import Config
 from project_runner import (REPO, changed, load, logged_losses,
-                            shrink_pipeline, train_one_iteration,
+                            shrink_pipeline, train_iterations,
                             unexpected_changes)
 
 from mmmobilemamba.datasets import CLASSES
@@ -82,7 +82,7 @@ def test_linear_probe_freezes_the_finetuning_recipe():
 
 def test_finetune_trains_backbone_and_head(toy_cls_root, tmp_path):
     cfg = use_toy_data(load(FINETUNE), toy_cls_root)
-    runner, before = train_one_iteration(cfg, tmp_path)
+    runner, before = train_iterations(cfg, tmp_path)
     logged_losses(runner)
     after = runner.model.state_dict()
     assert changed(before, after, 'backbone.')
@@ -93,7 +93,7 @@ def test_linear_probe_loads_the_checkpoint_and_trains_only_the_head(
         toy_cls_root, classifier_checkpoint, tmp_path):
     cfg = use_toy_data(load(LINEAR_PROBE, pretrained=True), toy_cls_root)
     cfg.model.backbone.init_cfg.checkpoint = classifier_checkpoint
-    runner, before = train_one_iteration(cfg, tmp_path)
+    runner, before = train_iterations(cfg, tmp_path)
     logged_losses(runner)
     model = runner.model
     assert not any(p.requires_grad for p in model.backbone.parameters())

@@ -4,7 +4,7 @@ import pytest
 import torch
 from mmengine.config import Config
 from project_runner import (changed, load, logged_losses, shrink_pipeline,
-                            train_one_iteration, unexpected_changes)
+                            train_iterations, unexpected_changes)
 
 pytest.importorskip('mmseg')
 
@@ -71,7 +71,7 @@ def test_config_swaps_only_the_backbone(path):
 @pytest.mark.parametrize('path', CONFIGS)
 def test_trains_one_iteration(path, toy_seg_root, tmp_path):
     cfg = use_toy_data(load(path), toy_seg_root)
-    runner, before = train_one_iteration(cfg, tmp_path)
+    runner, before = train_iterations(cfg, tmp_path)
     assert LOSSES[path] <= set(logged_losses(runner))
     after = runner.model.state_dict()
     for prefix in ('backbone.', *HEADS[path]):

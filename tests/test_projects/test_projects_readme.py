@@ -1,11 +1,13 @@
 """``projects/README.md`` agrees with the code: its feature-level table with
-the backbone's arch zoo, its parameter counts with the built models, and
-every project config is trained by a test."""
+the backbone's arch zoo, its DINO input sizes with the encoder's token
+counts, its parameter counts with the built models, and every project
+config is trained by a test."""
 import importlib
 import os.path as osp
 import re
 
 import pytest
+import torch
 from project_runner import PROJECTS, load, project_configs
 
 from mmmobilemamba.analysis import count_parameters
@@ -15,6 +17,14 @@ from mmmobilemamba.utils import setup_toolbox
 README = osp.join(PROJECTS, 'README.md')
 TEST_MODULES = ('test_mmdet_projects', 'test_mmseg_projects',
                 'test_mmpretrain_finetune')
+DINO = 'mobilemamba_mmdet/configs/dino-4scale_mobilemamba-b1_8xb2-12e_coco.py'
+# The guide's neck for DINO with a stride-8 level (strides 8/16/32/64).
+STRIDE_8_NECK = dict(
+    type='mmmobilemamba.TransConvFPN',
+    in_channels=[200, 376, 448],
+    out_channels=256,
+    num_outs=4,
+    num_extra_trans_convs=1)
 
 
 def readme_rows(pattern):
@@ -64,3 +74,26 @@ def test_parameter_counts(path, millions):
     if getattr(model, 'auxiliary_head', None) is not None:
         model.auxiliary_head = None
     assert round(count_parameters(model) / 1e6, 2) == millions
+
+
+def test_dino_smallest_inputs_match_the_token_counts():
+    """Each row: the smallest square input whose encoder tokens (positions
+    of every neck level) reach ``num_queries``, with the config's neck
+    (strides 16-128) and with the stride-8 neck."""
+    rows = readme_rows(r'\| (\d+) \| (\d+)x\2 \| (\d+)x\3 \|$')
+    assert [int(m.group(1)) for m in rows] == [900, 300, 100]
+    cfg = load(DINO)
+    setup_toolbox(cfg)
+    from mmdet.registry import MODELS
+    backbone = MODELS.build(cfg.model.backbone).eval()
+    necks = [MODELS.build(cfg.model.neck), MODELS.build(STRIDE_8_NECK)]
+
+    def tokens(neck, side):
+        with torch.no_grad():
+            feats = neck(backbone(torch.zeros(1, 3, side, side)))
+        return sum(feat.shape[-2] * feat.shape[-1] for feat in feats)
+
+    for m in rows:
+        num_queries = int(m.group(1))
+        for neck, side in zip(necks, (int(m.group(2)), int(m.group(3)))):
+            assert tokens(neck, side) >= num_queries > tokens(neck, side - 1)
