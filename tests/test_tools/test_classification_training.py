@@ -6,6 +6,7 @@ import glob
 import json
 import os.path as osp
 import pickle
+import re
 import sys
 
 import pytest
@@ -132,6 +133,28 @@ def test_resume(trained, cls_root):
         resumed = osp.join(trained, f'epoch_{EPOCHS + 1}.pth')
         checkpoint = torch.load(resumed, weights_only=True)
     assert checkpoint['meta']['epoch'] == EPOCHS + 1
+
+
+def test_demo_and_export_take_the_trained_checkpoint(trained, cls_root,
+                                                     tmp_path):
+    """``demo/image_demo.py`` and ``tools/deployment/export_onnx.py`` load a
+    checkpoint of a training run as it is, under torch's default
+    ``weights_only=True``."""
+    checkpoint = osp.join(trained, f'epoch_{EPOCHS}.pth')
+    image = sorted(glob.glob(osp.join(cls_root, 'val', CLASSES[0],
+                                      '*.png')))[0]
+    out_file = str(tmp_path / 'demo.png')
+    output = run([
+        sys.executable, 'demo/image_demo.py', image, CONFIG, checkpoint,
+        '--out-file', out_file, '--topk', '1'
+    ])
+    # The top class and its score, as ``disc: 0.9731``.
+    top1 = rf'^({"|".join(CLASSES)}): [01]\.\d{{4}}$'
+    assert len(re.findall(top1, output, re.M)) == 1
+    assert osp.isfile(out_file)
+    onnx_file = str(tmp_path / 'model.onnx')
+    tool('deployment/export_onnx.py', CONFIG, checkpoint, '--out', onnx_file)
+    assert osp.isfile(onnx_file)
 
 
 def test_dist_train_two_processes(cls_root, tmp_path):

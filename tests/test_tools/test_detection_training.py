@@ -7,16 +7,17 @@ import glob
 import json
 import math
 import os.path as osp
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
-from mmengine.config import Config
+from mmengine.config import Config, ConfigDict
 from PIL import Image
-from tool_runner import RANK_HOOK, REPO, free_port, run, tool
+from tool_runner import RANK_HOOK, REPO, TIMEOUT, free_port, run, tool
 
 from mmmobilemamba.datasets import DET_CLASSES
-from mmmobilemamba.utils import CHECKPOINT_SAFE_GLOBALS
 
 pytest.importorskip('mmdet')
 
@@ -142,8 +143,7 @@ def test_retinanet_learns(trained, untrained_retinanet_metrics):
 
 def test_inference_detector(checkpoint, det_root):
     from mmdet.apis import inference_detector, init_detector
-    with torch.serialization.safe_globals(CHECKPOINT_SAFE_GLOBALS):
-        model = init_detector(RETINANET, checkpoint, device='cpu')
+    model = init_detector(RETINANET, checkpoint, device='cpu')
     assert model.dataset_meta['classes'] == DET_CLASSES
     hits = 0
     for name in ('toy_0000.jpg', 'toy_0001.jpg', 'toy_0002.jpg'):
@@ -165,9 +165,8 @@ def test_inference_detector(checkpoint, det_root):
 
 def test_inferencer_visualises(checkpoint, det_root, tmp_path):
     from mmdet.apis import DetInferencer
-    with torch.serialization.safe_globals(CHECKPOINT_SAFE_GLOBALS):
-        inferencer = DetInferencer(
-            model=RETINANET, weights=checkpoint, device='cpu')
+    inferencer = DetInferencer(
+        model=RETINANET, weights=checkpoint, device='cpu')
     # The painted image takes the input's name and format: a PNG here.
     path = str(tmp_path / 'scene.png')
     with Image.open(osp.join(det_root, 'val', 'toy_0000.jpg')) as image:
@@ -183,6 +182,54 @@ def test_inferencer_visualises(checkpoint, det_root, tmp_path):
         assert image.format == 'PNG'
         assert image.size == (width, height)
         assert image.mode == 'RGB'
+
+
+#: DetInferencer in a fresh interpreter, as a user calls it: only the
+#: config's ``custom_imports`` brings this package in, and ``torch.load``
+#: keeps its default ``weights_only=True``.
+FRESH_DET_INFERENCER = '''
+import sys
+from mmdet.apis import DetInferencer
+config, checkpoint, image, out_dir = sys.argv[1:]
+assert 'mmmobilemamba' not in sys.modules
+inferencer = DetInferencer(model=config, weights=checkpoint, device='cpu')
+(pred, ) = inferencer(image, out_dir=out_dir)['predictions']
+print('boxes:', len(pred['bboxes']))
+'''
+
+
+def test_inferencer_loads_our_checkpoint_out_of_the_box(
+        checkpoint, det_root, tmp_path):
+    image = osp.join(det_root, 'val', 'toy_0000.jpg')
+    out_dir = str(tmp_path / 'out')
+    output = run([
+        sys.executable, '-c', FRESH_DET_INFERENCER, RETINANET, checkpoint,
+        image, out_dir
+    ])
+    assert int(output.split('boxes:')[1].split()[0]) > 0
+    assert osp.isfile(osp.join(out_dir, 'vis', 'toy_0000.jpg'))
+
+
+def test_other_pickled_globals_stay_refused(checkpoint, tmp_path):
+    """Registering our allow-list opens nothing else: a checkpoint that
+    pickles another class fails to load, naming it."""
+    state = torch.load(checkpoint, map_location='cpu')
+    state['meta']['cfg'] = ConfigDict(evil=True)
+    tampered = str(tmp_path / 'tampered.pth')
+    torch.save(state, tampered)
+    with pytest.raises(subprocess.CalledProcessError) as error:
+        subprocess.run([
+            sys.executable, '-c', FRESH_DET_INFERENCER, RETINANET, tampered,
+            'unused.jpg',
+            str(tmp_path)
+        ],
+                       cwd=REPO,
+                       capture_output=True,
+                       text=True,
+                       check=True,
+                       timeout=TIMEOUT)
+    assert 'mmengine.config.config.ConfigDict' in error.value.stderr
+    assert 'UnpicklingError' in error.value.stderr
 
 
 def test_mask_rcnn_learns_boxes_and_masks(det_root, tmp_path):

@@ -17,7 +17,6 @@ from mmengine.config import Config
 from PIL import Image
 
 from mmmobilemamba.datasets import SEG_CLASSES, toy_segmentation
-from mmmobilemamba.utils import CHECKPOINT_SAFE_GLOBALS
 
 pytest.importorskip('mmseg')
 
@@ -76,8 +75,7 @@ def init_segmentor(checkpoint, test_cfg=None):
     cfg = Config.fromfile(CONFIG)
     if test_cfg is not None:
         cfg.model.test_cfg = test_cfg
-    with torch.serialization.safe_globals(CHECKPOINT_SAFE_GLOBALS):
-        return init_model(cfg, checkpoint, device='cpu')
+    return init_model(cfg, checkpoint, device='cpu')
 
 
 @pytest.fixture(scope='module')
@@ -153,9 +151,8 @@ def test_inference_model(checkpoint, seg_root):
 
 def test_inferencer_visualises(checkpoint, seg_root, tmp_path):
     from mmseg.apis import MMSegInferencer
-    with torch.serialization.safe_globals(CHECKPOINT_SAFE_GLOBALS):
-        inferencer = MMSegInferencer(
-            model=CONFIG, weights=checkpoint, device='cpu')
+    inferencer = MMSegInferencer(
+        model=CONFIG, weights=checkpoint, device='cpu')
     # The painted image takes the input's name and format: a PNG here.
     path = str(tmp_path / 'scene.png')
     with Image.open(
@@ -174,6 +171,34 @@ def test_inferencer_visualises(checkpoint, seg_root, tmp_path):
     # The prediction map is written too.
     (pred_path, ) = glob.glob(osp.join(out_dir, 'pred', '*.png'))
     assert np.array_equal(np.asarray(Image.open(pred_path)), pred)
+
+
+#: MMSegInferencer in a fresh interpreter, as a user calls it: only the
+#: config's ``custom_imports`` brings this package in, and ``torch.load``
+#: keeps its default ``weights_only=True``.
+FRESH_SEG_INFERENCER = '''
+import sys
+from mmseg.apis import MMSegInferencer
+config, checkpoint, image = sys.argv[1:]
+assert 'mmmobilemamba' not in sys.modules
+inferencer = MMSegInferencer(model=config, weights=checkpoint, device='cpu')
+print('shape:', *inferencer(image)['predictions'].shape)
+'''
+
+
+def test_inferencer_loads_our_checkpoint_out_of_the_box(checkpoint, seg_root):
+    image = osp.join(seg_root, 'images', 'validation', 'toy_0000.jpg')
+    result = subprocess.run([
+        sys.executable, '-c', FRESH_SEG_INFERENCER, CONFIG, checkpoint, image
+    ],
+                            cwd=REPO,
+                            capture_output=True,
+                            text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-5000:]
+    with Image.open(image) as img:
+        width, height = img.size
+    assert f'shape: {height} {width}' in result.stdout
 
 
 @pytest.mark.parametrize('test_cfg', [
