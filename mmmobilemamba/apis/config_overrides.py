@@ -84,3 +84,35 @@ def set_checkpoint_interval(cfg: Config,
         by_epoch=False,
         interval=interval,
         max_keep_ckpts=keep)
+
+
+def scale_schedule(cfg: Config, factor: int) -> None:
+    """Train ``cfg`` ``factor`` times longer: the loop's length, its
+    validation interval and every parameter scheduler's ``begin``, ``end``
+    and ``milestones`` are multiplied, so the schedule keeps its shape."""
+    if factor < 1:
+        raise ValueError(f'factor must be positive, got {factor}')
+    loop = cfg.train_cfg
+    for key in ('max_iters', 'max_epochs', 'val_interval'):
+        if key in loop:
+            loop[key] *= factor
+    schedulers = cfg.get('param_scheduler') or []
+    for scheduler in [schedulers] if isinstance(schedulers,
+                                                dict) else schedulers:
+        for key in ('begin', 'end'):
+            if key in scheduler:
+                scheduler[key] *= factor
+        if 'milestones' in scheduler:
+            scheduler['milestones'] = [
+                m * factor for m in scheduler['milestones']
+            ]
+
+
+def set_validation_points(cfg: Config, points: int) -> None:
+    """Validate ``cfg`` ``points`` times during training (fewer if it is
+    shorter), evenly spaced, the last at or just before its end."""
+    if points < 1:
+        raise ValueError(f'points must be positive, got {points}')
+    loop = cfg.train_cfg
+    length = loop.get('max_iters', loop.get('max_epochs'))
+    loop['val_interval'] = max(1, length // points)

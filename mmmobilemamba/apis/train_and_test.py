@@ -33,12 +33,12 @@ class TrainTestResult:
     checkpoint: str
 
 
-def train_and_test(cfg: Config) -> TrainTestResult:
+def train_and_test(cfg: Config, validate: bool = False) -> TrainTestResult:
     """Train ``cfg`` in ``cfg.work_dir``, resuming from the latest checkpoint
     there if any, then evaluate the model on its test set.
 
-    Validation during training is switched off: the test set is evaluated
-    once, at the end.
+    Validation during training is switched off unless ``validate``: the test
+    set is evaluated once, at the end.
     """
     start = time.perf_counter()
     cfg = cfg.copy()
@@ -46,7 +46,8 @@ def train_and_test(cfg: Config) -> TrainTestResult:
     # otherwise resume from the one training has just written.
     cfg.resume = find_latest_checkpoint(cfg.work_dir) is not None
     cfg.load_from = None
-    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    if not validate:
+        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     setup_toolbox(cfg)
     runner = build_runner(cfg, train=True)
     start_iter = StartIterationHook()

@@ -36,8 +36,9 @@ METRICS = {
 
 
 def quickstart(work_dir, data_dir, *args):
-    return tool('quickstart.py', '--work-dir', work_dir, '--data-dir',
-                data_dir, '--device', 'cpu', '--max-iters', str(ITERS), *args)
+    return tool('quickstart.py', '--work-dir', work_dir,
+                '--data-dir', data_dir, '--device', 'cpu', '--max-iters',
+                str(ITERS), '--validations', '1', *args)
 
 
 def task_dir(work_dir, name):
@@ -87,6 +88,20 @@ def test_trains_evaluates_and_paints_every_task(first_run):
         # above the score threshold.
         if name in ('seg', 'cls'):
             assert changed == 3
+        for picture in ('contact_sheet', 'curves'):
+            with Image.open(osp.join(folder, result[picture])) as image:
+                assert image.format == 'PNG'
+                assert min(image.size) >= 300
+        # The classifier is trained first; the dense tasks start from its
+        # checkpoint, through the backbone's init_cfg.
+        if name == 'cls':
+            assert result['pretrained'] is None
+        else:
+            pretrained = osp.join(work_dir, result['pretrained'])
+            assert pretrained == osp.join(
+                task_dir(work_dir, 'cls'), f'iter_{ITERS}.pth')
+            assert f'Loads checkpoint by local backend from path: ' \
+                f'{pretrained}' in output
     # The Runner logs its progress: the last training iteration.
     assert output.count(f'Iter(train) [{ITERS}/{ITERS}]') == len(TASKS)
     # The datasets are built where the toy configs' data roots point.
@@ -100,21 +115,28 @@ def test_summary_table(first_run):
         summary = f.read()
     assert summary in output
     rows = [line for line in summary.splitlines() if line.startswith('| ')]
-    assert rows[0].split(' | ')[1:5] == [
-        'config', 'iterations', 'time', 'metrics'
+    assert rows[0].split(' | ')[1:6] == [
+        'config', 'backbone from', 'iterations', 'time', 'metrics'
     ]
     cells = {row.split(' | ')[0][2:]: row.split(' | ') for row in rows[1:]}
-    assert list(cells) == list(TASKS)
-    shown = dict(item.split(' ') for item in cells['seg'][4].split(', '))
+    # The classifier first: it pretrains the backbone of the others.
+    assert list(cells) == ['cls', 'det', 'seg', 'ins']
+    assert cells['cls'][2] == 'scratch'
+    assert cells['det'][2] == f'`cls_{ITERS}it/iter_{ITERS}.pth`'
+    shown = dict(item.split(' ') for item in cells['seg'][5].split(', '))
     seg = result_of(work_dir, 'seg')['metrics']
     assert set(shown) == {'mIoU', 'aAcc'}
     for key, value in shown.items():
         assert float(value) == pytest.approx(seg[key], abs=0.01)
-    assert cells['ins'][4].startswith('bbox_mAP ')
-    assert 'segm_mAP ' in cells['ins'][4]
+    assert cells['ins'][5].startswith('segm_mAP_50 ')
+    assert 'bbox_mAP ' in cells['ins'][5]
     assert cells['cls'][1] == ('`configs/mobilemamba/toy/'
                                'mobilemamba-t2_1xb32_toy-cls.py`')
-    assert all(row.split(' | ')[2] == str(ITERS) for row in rows[1:])
+    assert all(row.split(' | ')[3] == str(ITERS) for row in rows[1:])
+    # Each task's contact sheet and curves are linked.
+    for name in TASKS:
+        assert f'({name}_{ITERS}it/contact_sheet.png)' in summary
+        assert f'({name}_{ITERS}it/training_curves.png)' in summary
 
 
 def test_second_run_resumes_and_reuses(first_run):
@@ -142,8 +164,8 @@ def test_second_run_resumes_and_reuses(first_run):
     assert checkpoint['meta']['iter'] == ITERS
     with open(osp.join(work_dir, 'summary.md')) as f:
         rows = [line for line in f if line.startswith('| ')]
-    iterations = [row.split(' | ')[2] for row in rows[1:]]
-    assert iterations == [f'{ITERS} (reused)', f'{ITERS} (resumed at 1)']
+    iterations = [row.split(' | ')[3] for row in rows[1:]]
+    assert iterations == [f'{ITERS} (resumed at 1)', f'{ITERS} (reused)']
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='CUDA is present')
