@@ -67,12 +67,19 @@ EXTRAS=$VENV/extras/transformers-$TRANSFORMERS
 # The ops check: NMS and RoIAlign run, and on the GPU when mmcv has CUDA ops
 # (there RoIAlign must match the CPU op).
 check_ops() {
-    "$VENV/bin/python" - <<'PY'
+    "$VENV/bin/python" - "$ROOT/mmmobilemamba/ops/c_kernels/elf.py" <<'PY'
+import importlib.util
+import sys
 import torch
-from mmcv.ops import RoIAlign, get_compiling_cuda_version, nms
+from mmcv.ops import RoIAlign, nms
 boxes = torch.tensor([[0., 0., 10., 10.], [1., 1., 10., 10.]])
 nms(boxes, torch.tensor([0.9, 0.8]), 0.5)  # compiled ops really load
-if get_compiling_cuda_version() != 'not available' and torch.cuda.is_available():
+spec = importlib.util.spec_from_file_location('elf', sys.argv[1])
+elf = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(elf)
+ext = importlib.util.find_spec('mmcv._ext').origin
+if 'libc10_cuda.so' in elf.read_dynamic_section(ext).needed \
+        and torch.cuda.is_available():
     feats = torch.rand(2, 4, 16, 16)
     rois = torch.tensor([[0, 1., 1., 9., 9.], [1, 2., 3., 15., 12.]])
     align = RoIAlign((4, 4), 1.0, 2)
@@ -170,21 +177,41 @@ find_nvcc() {
     fi
 }
 
-# mmcv with the ops asked for: CUDA ops report the CUDA version they were
-# compiled with, CPU-only ones "not available".
+# mmcv with the ops asked for, told by the libraries its compiled ops link
+# (mmcv.ops.get_compiling_cuda_version() would crash a broken build): CUDA
+# ops need libc10_cuda. Exit status 2: the ops link the C++ runtime
+# statically, and its iostreams crash beside the one torch loaded.
 mmcv_ok() {
-    "$VENV/bin/python" - "$OPS" "$MMCV" 2>/dev/null <<'PY'
+    "$VENV/bin/python" - "$OPS" "$MMCV" \
+        "$ROOT/mmmobilemamba/ops/c_kernels/elf.py" 2>/dev/null <<'PY'
+import importlib.util
 import sys
 import mmcv
-from mmcv.ops import RoIAlign, get_compiling_cuda_version, nms  # noqa: F401
-has_cuda = get_compiling_cuda_version() != 'not available'
-sys.exit(mmcv.__version__ != sys.argv[2] or has_cuda != (sys.argv[1] == 'cuda'))
+import mmcv.ops  # noqa: F401  (the compiled ops load)
+ops, version, elf_file = sys.argv[1:]
+spec = importlib.util.spec_from_file_location('elf', elf_file)
+elf = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(elf)
+ext = importlib.util.find_spec('mmcv._ext').origin
+needed = elf.read_dynamic_section(ext).needed
+if mmcv.__version__ != version:
+    sys.exit(1)
+if 'libstdc++.so.6' not in needed:
+    sys.exit(2)
+sys.exit(('libc10_cuda.so' in needed) != (ops == 'cuda'))
 PY
 }
 
 install_wheel() {  # $1: wheel file; returns non-zero if its ops do not load
     log "installing mmcv from $1"
-    "${PIP[@]}" install --no-deps --force-reinstall "$1" && mmcv_ok
+    "${PIP[@]}" install --no-deps --force-reinstall "$1" || return 1
+    local rc=0
+    mmcv_ok || rc=$?
+    [ $rc = 2 ] && log "$1: its compiled ops link the C++ runtime" \
+        "statically (no libstdc++.so.6 needed), and its iostreams crash" \
+        "beside torch's (mmcv.ops.get_compiling_cuda_version segfaults):" \
+        "not used; rebuild it"
+    return $rc
 }
 
 shared_wheel_ok() {  # $1: wheel file from ../shared, checked against the list
