@@ -1,12 +1,14 @@
-"""Run-time config changes: data root, iteration count, checkpoints."""
+"""Run-time config changes: data root, iteration count, schedule length,
+validations, checkpoints."""
 import math
 import os.path as osp
 
 import pytest
 from mmengine.config import Config
 
-from mmmobilemamba.apis import (set_checkpoint_interval, set_data_root,
-                                set_max_iters)
+from mmmobilemamba.apis import (scale_schedule, set_checkpoint_interval,
+                                set_data_root, set_max_iters,
+                                set_validation_points)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 RETINANET = osp.join(REPO, 'configs', 'retinanet', 'toy',
@@ -78,3 +80,34 @@ def test_checkpoint_interval():
     before = cfg.default_hooks.checkpoint.copy()
     set_checkpoint_interval(cfg)
     assert cfg.default_hooks.checkpoint == before
+
+
+def test_scale_schedule_keeps_the_shape_of_iteration_schedules():
+    cfg = Config.fromfile(RETINANET)
+    iters = cfg.train_cfg.max_iters
+    scale_schedule(cfg, 4)
+    assert cfg.train_cfg.max_iters == 4 * iters
+    assert cfg.train_cfg.val_interval == 4 * iters
+    warmup, cosine = cfg.param_scheduler
+    assert (warmup.get('begin', 0), warmup.end) == (0, 40)
+    assert (cosine.begin, cosine.end) == (40, 4 * iters)
+
+
+def test_scale_schedule_of_epochs():
+    cfg = Config.fromfile(CLASSIFIER)
+    epochs = cfg.train_cfg.max_epochs
+    ends = [scheduler.get('end') for scheduler in cfg.param_scheduler]
+    scale_schedule(cfg, 3)
+    assert cfg.train_cfg.max_epochs == 3 * epochs
+    assert [scheduler.get('end') for scheduler in cfg.param_scheduler
+            ] == [end and 3 * end for end in ends]
+    with pytest.raises(ValueError, match='positive'):
+        scale_schedule(cfg, 0)
+
+
+@pytest.mark.parametrize('points,interval', [(4, 112), (1, 450), (1000, 1)])
+def test_validation_points(points, interval):
+    cfg = Config.fromfile(RETINANET)
+    assert cfg.train_cfg.max_iters == 450
+    set_validation_points(cfg, points)
+    assert cfg.train_cfg.val_interval == interval
