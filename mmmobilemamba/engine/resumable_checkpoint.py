@@ -13,7 +13,7 @@ from typing import Optional, Tuple
 
 import torch
 
-from mmmobilemamba.utils.safe_globals import CHECKPOINT_SAFE_GLOBALS
+from mmmobilemamba.utils.safe_globals import checkpoint_safe_globals
 
 
 def checkpoint_error(path: str) -> Optional[str]:
@@ -22,11 +22,8 @@ def checkpoint_error(path: str) -> Optional[str]:
     ``meta`` and ``state_dict``)."""
     if not osp.isfile(path):
         return 'does not exist'
-    # Leaving the context removes what it added: add only the missing ones.
-    registered = torch.serialization.get_safe_globals()
-    missing = [g for g in CHECKPOINT_SAFE_GLOBALS if g not in registered]
     try:
-        with torch.serialization.safe_globals(missing):
+        with checkpoint_safe_globals():
             checkpoint = torch.load(
                 path, map_location='cpu', weights_only=True, mmap=True)
     except Exception as error:  # noqa: B902 (any unreadable file)

@@ -40,7 +40,7 @@ from mmengine.logging import print_log
 from mmengine.runner import checkpoint as mmengine_checkpoint
 from mmengine.runner.checkpoint import CheckpointLoader
 
-from .safe_globals import CHECKPOINT_SAFE_GLOBALS
+from .safe_globals import checkpoint_safe_globals
 
 TIMEOUT_ENV_VAR = 'MMMOBILEMAMBA_DOWNLOAD_TIMEOUT'
 DEFAULT_TIMEOUT = 60.0
@@ -162,7 +162,7 @@ def load_weights(path: str, map_location=None, source: Optional[str] = None):
     globals; errors name ``source`` (the URL) and the file."""
     source = source or path
     try:
-        with torch.serialization.safe_globals(CHECKPOINT_SAFE_GLOBALS):
+        with checkpoint_safe_globals():
             return torch.load(
                 path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:

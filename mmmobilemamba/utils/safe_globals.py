@@ -11,6 +11,7 @@ needs these globals allow-listed; safe loading stays on for everything else
 reads public attributes of ``HistoryBuffer``.
 """
 import pickle
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -46,3 +47,15 @@ CHECKPOINT_SAFE_GLOBALS = [
 def register_checkpoint_safe_globals() -> None:
     """Allow-list :data:`CHECKPOINT_SAFE_GLOBALS` for ``torch.load``."""
     torch.serialization.add_safe_globals(CHECKPOINT_SAFE_GLOBALS)
+
+
+@contextmanager
+def checkpoint_safe_globals():
+    """Allow-list :data:`CHECKPOINT_SAFE_GLOBALS` inside the block, leaving
+    the registry as it was: torch's ``safe_globals`` context removes on exit
+    all it was given, also those registered before it (the package's own,
+    added at import)."""
+    registered = torch.serialization.get_safe_globals()
+    missing = [g for g in CHECKPOINT_SAFE_GLOBALS if g not in registered]
+    with torch.serialization.safe_globals(missing):
+        yield

@@ -21,7 +21,6 @@ import torch
 from tool_runner import REPO, run
 
 from mmmobilemamba.datasets import make_toy_classification, make_toy_detection
-from mmmobilemamba.utils import CHECKPOINT_SAFE_GLOBALS
 
 CLASSIFIER = osp.join(REPO, 'configs', 'mobilemamba', 'toy',
                       'mobilemamba-t2_1xb32_toy-cls.py')
@@ -64,8 +63,7 @@ def train_until_killed(args, work_dir, checkpoint, timeout=600):
 
 def final_state_dict(work_dir, checkpoint):
     path = osp.join(work_dir, checkpoint)
-    with torch.serialization.safe_globals(CHECKPOINT_SAFE_GLOBALS):
-        return torch.load(path, 'cpu', weights_only=True)['state_dict']
+    return torch.load(path, 'cpu', weights_only=True)['state_dict']
 
 
 def assert_same_weights(expected, actual):

@@ -25,7 +25,7 @@ from mmengine.runner import Runner
 from tool_runner import REPO, TIMEOUT, run
 
 from mmmobilemamba.datasets import make_toy_classification
-from mmmobilemamba.utils import CHECKPOINT_SAFE_GLOBALS, setup_toolbox
+from mmmobilemamba.utils import setup_toolbox
 from mmmobilemamba.utils.launch import build_runner
 
 CLASSIFIER = osp.join(REPO, 'configs', 'mobilemamba', 'toy',
@@ -87,8 +87,7 @@ def log_of(runner):
 
 
 def load(path):
-    with torch.serialization.safe_globals(CHECKPOINT_SAFE_GLOBALS):
-        return torch.load(path, 'cpu', weights_only=True)
+    return torch.load(path, 'cpu', weights_only=True)
 
 
 class SeePreviousCheckpoint(Hook):

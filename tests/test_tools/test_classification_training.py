@@ -18,6 +18,7 @@ from tool_runner import RANK_HOOK, REPO, free_port, run, tool
 
 from mmmobilemamba.datasets import CLASSES
 from mmmobilemamba.utils import CHECKPOINT_SAFE_GLOBALS, setup_toolbox
+from mmmobilemamba.utils.safe_globals import checkpoint_safe_globals
 
 CONFIG = osp.join(REPO, 'configs', 'mobilemamba', 'toy',
                   'mobilemamba-t2_1xb32_toy-cls.py')
@@ -45,10 +46,15 @@ def val_metrics(work_dir):
 
 
 def logged_test_metrics(work_dir):
-    """The metrics that tools/test.py logged under ``work_dir``."""
+    """The metrics that tools/test.py logged under ``work_dir``.
+
+    Every rank of a distributed test writes the same file (mmengine's
+    ``LoggerHook.after_test_epoch`` does not check the rank), so two
+    writes may overlap: the first record is read.
+    """
     (path, ) = glob.glob(osp.join(work_dir, '*', '*.json'))
     with open(path) as f:
-        return json.load(f)
+        return json.JSONDecoder().raw_decode(f.read())[0]
 
 
 @pytest.fixture(scope='module')
@@ -120,8 +126,7 @@ def test_resume(trained, cls_root):
     }
     assert 'builtins.getattr' in needed
     assert needed <= allowed
-    with torch.serialization.safe_globals(CHECKPOINT_SAFE_GLOBALS):
-        assert torch.load(last, weights_only=True)['meta']['epoch'] == EPOCHS
+    assert torch.load(last, weights_only=True)['meta']['epoch'] == EPOCHS
 
     output = tool('train.py', CONFIG, '--work-dir', trained, '--resume',
                   *data_options(cls_root),
@@ -129,9 +134,8 @@ def test_resume(trained, cls_root):
     assert f'resumed epoch: {EPOCHS}, iter:' in output
     assert 'Epoch(train) [1]' not in output
     assert f'Epoch(train) [{EPOCHS + 1}]' in output
-    with torch.serialization.safe_globals(CHECKPOINT_SAFE_GLOBALS):
-        resumed = osp.join(trained, f'epoch_{EPOCHS + 1}.pth')
-        checkpoint = torch.load(resumed, weights_only=True)
+    resumed = osp.join(trained, f'epoch_{EPOCHS + 1}.pth')
+    checkpoint = torch.load(resumed, weights_only=True)
     assert checkpoint['meta']['epoch'] == EPOCHS + 1
 
 
@@ -208,12 +212,21 @@ class GetattrPayload:
 
 def test_allowed_getattr_reads_only_history_buffer_methods(tmp_path):
     path = str(tmp_path / 'payload.pth')
-    with torch.serialization.safe_globals(CHECKPOINT_SAFE_GLOBALS):
-        torch.save(GetattrPayload('mean'), path)
-        assert torch.load(path, weights_only=True) is HistoryBuffer.mean
-        torch.save(GetattrPayload('__init__'), path)
-        with pytest.raises(pickle.UnpicklingError, match='not allowed'):
-            torch.load(path, weights_only=True)
+    torch.save(GetattrPayload('mean'), path)
+    assert torch.load(path, weights_only=True) is HistoryBuffer.mean
+    torch.save(GetattrPayload('__init__'), path)
+    with pytest.raises(pickle.UnpicklingError, match='not allowed'):
+        torch.load(path, weights_only=True)
+
+
+def test_checkpoint_safe_globals_keeps_the_registered_ones():
+    """torch's ``safe_globals`` context unregisters on exit all it was
+    given; ours leaves what the package registered at import."""
+    before = len(torch.serialization.get_safe_globals())
+    with checkpoint_safe_globals():
+        assert HistoryBuffer in torch.serialization.get_safe_globals()
+    assert len(torch.serialization.get_safe_globals()) == before
+    assert HistoryBuffer in torch.serialization.get_safe_globals()
 
 
 def test_stock_mmpretrain_entry_point(cls_root, tmp_path):
@@ -233,11 +246,10 @@ def test_stock_mmpretrain_entry_point(cls_root, tmp_path):
 
 def test_inferencer_on_the_trained_model(trained, cls_root, pretrain_scope):
     from mmpretrain import ImageClassificationInferencer
-    with torch.serialization.safe_globals(CHECKPOINT_SAFE_GLOBALS):
-        inferencer = ImageClassificationInferencer(
-            model=CONFIG,
-            pretrained=osp.join(trained, f'epoch_{EPOCHS}.pth'),
-            device='cpu')
+    inferencer = ImageClassificationInferencer(
+        model=CONFIG,
+        pretrained=osp.join(trained, f'epoch_{EPOCHS}.pth'),
+        device='cpu')
     images = {
         name: sorted(glob.glob(osp.join(cls_root, 'val', name, '*.png')))[:5]
         for name in CLASSES
